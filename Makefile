@@ -1,0 +1,45 @@
+# callassist — two commands on a fresh machine:
+#   make demo   create .venv if missing, install everything, run the live demo
+#   make test   same set-up, then lint, type-check and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint unit integration e2e bench browser clean
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,train]'
+	@touch $(STAMP)
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+
+demo: $(STAMP)
+	$(VENV)/bin/callassist demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pipeline models streams assist_ui tests bench
+	$(VENV)/bin/mypy
+
+test: $(STAMP) browser lint
+	$(VENV)/bin/pytest -q
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -m unit
+
+integration: $(STAMP)
+	$(VENV)/bin/pytest -q -m integration
+
+e2e: $(STAMP) browser
+	$(VENV)/bin/pytest -q -m e2e
+
+bench: $(STAMP)
+	$(VENV)/bin/callassist bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

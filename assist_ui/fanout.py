@@ -1,0 +1,245 @@
+"""Fan-out of live changes to many sockets without a slow client stalling the others.
+
+Each socket has a :class:`Subscriber`: a bounded queue that only the hub fills and only
+that socket's sender task drains.  :meth:`Hub.publish` never awaits: it appends the
+pre-serialised message to every interested queue and moves on, so one browser on a bad
+link cannot hold up the rest.  A queue that reaches its bound marks its subscriber
+dropped; the sender then closes the socket with :data:`DROP_CODE`, the page reconnects
+and gets a fresh snapshot, which is cheaper and more correct than replaying a backlog.
+
+Who receives what (the security rule): an agent gets the calls whose ``agent_id`` is
+their id, unredacted (they are on the call); users allowed ``live_all`` (supervisor, QA)
+get the calls they watch, with PII redacted.  An agent asking to watch someone else's
+call gets the same "not found" as for a call that does not exist.
+
+No websockets import here: the server adapts a socket to ``Subscriber.get()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from assist_ui.auth import User
+from assist_ui.live_state import Change, LiveCall, LiveState
+from assist_ui.metrics import RecordTiming, UiMetrics
+from assist_ui.redact import redact_obj
+
+#: close code for a client that fell too far behind (RFC 6455 1013 "try again later")
+DROP_CODE = 1013
+DROP_REASON = "too far behind; reconnect for a snapshot"
+
+
+def dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    text: str
+    type: str
+    kind: str = ""
+    produced_at: float = 0.0  # of the record behind an update, for the latency histogram
+    timing: RecordTiming | None = None  # shared by every copy of one record's update
+
+
+class Subscriber:
+    def __init__(self, user: User, maxlen: int) -> None:
+        self.user = user
+        self.maxlen = maxlen
+        self.own = user.role == "agent"  # agents follow their own calls automatically
+        self.wall = False
+        self.watching: set[str] = set()
+        self.dropped = False
+        # called once when dropped, so the server can close a socket whose sender is stuck
+        # waiting for a full TCP buffer to drain
+        self.on_drop: Callable[[], None] | None = None
+        self._queue: deque[Outgoing] = deque()
+        self._ready = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"Subscriber({self.user.id}, {self.user.role}, queued={len(self._queue)})"
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: Outgoing) -> bool:
+        if self.dropped:
+            return False
+        if len(self._queue) >= self.maxlen:
+            self.drop()
+            return False
+        self._queue.append(item)
+        self._ready.set()
+        return True
+
+    def drop(self) -> None:
+        if self.dropped:
+            return
+        self.dropped = True
+        self._queue.clear()
+        self._ready.set()
+        if self.on_drop is not None:
+            self.on_drop()
+
+    async def get(self) -> Outgoing | None:
+        """The next message, or None once the subscriber was dropped (close the socket)."""
+        while not self._queue:
+            if self.dropped:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        if self.dropped:
+            return None
+        return self._queue.popleft()
+
+
+class Hub:
+    def __init__(self, state: LiveState, queue_max: int = 1000, metrics: UiMetrics | None = None) -> None:
+        self.state = state
+        self.queue_max = queue_max
+        self.metrics = metrics
+        self.subscribers: set[Subscriber] = set()
+
+    # -- membership ------------------------------------------------------------
+    def add(self, user: User) -> Subscriber:
+        sub = Subscriber(user, self.queue_max)
+        self.subscribers.add(sub)
+        return sub
+
+    def remove(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    @staticmethod
+    def may_view(user: User, call: LiveCall | None) -> bool:
+        if call is None:
+            return False
+        return user.can("live_all") or (user.can("live_own") and bool(call.agent_id) and call.agent_id == user.id)
+
+    @staticmethod
+    def needs_redaction(user: User, call: LiveCall) -> bool:
+        # only the agent on the call sees the customer's numbers as spoken
+        return not (call.agent_id and call.agent_id == user.id)
+
+    def _send(self, sub: Subscriber, item: Outgoing) -> None:
+        if not sub.push(item) and sub.dropped and sub in self.subscribers:
+            self.subscribers.discard(sub)  # its sender closes the socket with DROP_CODE
+            if self.metrics is not None:
+                self.metrics.clients_dropped.inc()
+
+    # -- requests from a socket ------------------------------------------------------
+    def hello(self, sub: Subscriber) -> None:
+        """Greeting plus, for an agent, a snapshot of each of their calls."""
+        calls = self.state.calls_of(sub.user.id) if sub.own else []
+        self._send(sub, Outgoing(dumps({"type": "hello", "user": sub.user.public(), "server_time": time.time()}),
+                                 "hello"))
+        for call in sorted(calls, key=lambda c: c.meta()["started_at"]):
+            self._send(sub, self.snapshot_item(sub.user, call))
+
+    def watch(self, sub: Subscriber, call_id: str) -> bool:
+        """Follow one call; False (and an error message) when it is not visible to the user."""
+        call = self.state.get(call_id)
+        if call is None and sub.user.can("live_all") and call_id:
+            # a supervisor may open a call's page before its first record arrives
+            sub.watching.add(call_id)
+            self._send(sub, Outgoing(dumps({"type": "pending", "call_id": call_id}), "pending"))
+            return True
+        if not self.may_view(sub.user, call):
+            self._send(sub, Outgoing(dumps({"type": "error", "error": "not_found", "call_id": call_id}), "error"))
+            return False
+        assert call is not None
+        sub.watching.add(call_id)
+        self._send(sub, self.snapshot_item(sub.user, call))
+        return True
+
+    def unwatch(self, sub: Subscriber, call_id: str) -> None:
+        sub.watching.discard(call_id)
+
+    def subscribe_wall(self, sub: Subscriber) -> bool:
+        if not sub.user.can("wall"):
+            self._send(sub, Outgoing(dumps({"type": "error", "error": "forbidden", "what": "wall"}), "error"))
+            return False
+        sub.wall = True
+        rows = [redact_obj(c.wall_row()) for c in self.state.calls()]
+        self._send(sub, Outgoing(dumps({"type": "wall", "full": True, "rows": rows, "server_time": time.time()}),
+                                 "wall"))
+        return True
+
+    def snapshot_item(self, user: User, call: LiveCall) -> Outgoing:
+        snap = call.snapshot()
+        if self.needs_redaction(user, call):
+            snap = redact_obj(snap)
+        return Outgoing(dumps({"type": "snapshot", "call": snap}), "snapshot")
+
+    # -- changes from the bridge -------------------------------------------------------
+    def receives(self, sub: Subscriber, call: LiveCall) -> bool:
+        if sub.own and call.agent_id and call.agent_id == sub.user.id:
+            return True
+        return call.call_id in sub.watching and self.may_view(sub.user, call)
+
+    def publish(self, change: Change, timing: RecordTiming | None = None) -> int:
+        """Queue ``change`` for every socket allowed to see it; returns how many got it."""
+        call = self.state.get(change.call_id)
+        if call is None:
+            return 0
+        if change.owner_changed:
+            return self._publish_owner_change(call, change)
+        raw: Outgoing | None = None
+        redacted: Outgoing | None = None
+        produced_at = float(change.message.get("item", {}).get("produced_at") or 0.0)
+        n = 0
+        for sub in list(self.subscribers):
+            if not self.receives(sub, call):
+                continue
+            if self.needs_redaction(sub.user, call):
+                if redacted is None:
+                    redacted = Outgoing(dumps(redact_obj(change.message)), "update", change.kind, produced_at, timing)
+                self._send(sub, redacted)
+            else:
+                if raw is None:
+                    raw = Outgoing(dumps(change.message), "update", change.kind, produced_at, timing)
+                self._send(sub, raw)
+            n += 1
+        return n
+
+    def _publish_owner_change(self, call: LiveCall, change: Change) -> int:
+        # the owner changed (first "started" event, or a transfer): the new owner needs the
+        # whole call, the previous owner must stop seeing it
+        n = 0
+        removed = Outgoing(dumps({"type": "removed", "call_id": call.call_id}), "removed")
+        for sub in list(self.subscribers):
+            was_owner = bool(change.prev_agent_id) and sub.user.id == change.prev_agent_id
+            if self.receives(sub, call):
+                self._send(sub, self.snapshot_item(sub.user, call))
+                n += 1
+            elif was_owner and (sub.own or call.call_id in sub.watching):
+                sub.watching.discard(call.call_id)
+                self._send(sub, removed)
+        return n
+
+    def publish_wall(self, calls: list[LiveCall], removed: list[str]) -> int:
+        """Send changed wall rows (coalesced by the caller) to every wall subscriber."""
+        subs = [s for s in self.subscribers if s.wall]
+        if not subs or (not calls and not removed):
+            return 0
+        text = dumps({"type": "wall", "full": False, "rows": [redact_obj(c.wall_row()) for c in calls],
+                      "removed": removed, "server_time": time.time()})
+        item = Outgoing(text, "wall")
+        for sub in subs:
+            self._send(sub, item)
+        return len(subs)
+
+    def publish_removed(self, call_ids: list[str], owners: dict[str, str]) -> None:
+        """Calls evicted from the live state: tell whoever was following them."""
+        for call_id in call_ids:
+            item = Outgoing(dumps({"type": "removed", "call_id": call_id}), "removed")
+            for sub in list(self.subscribers):
+                if call_id in sub.watching or (sub.own and owners.get(call_id) == sub.user.id):
+                    sub.watching.discard(call_id)
+                    self._send(sub, item)

@@ -1,0 +1,252 @@
+"""The UI server: one websockets (v17, asyncio) server for the pages, the JSON API and ``/ws``.
+
+``process_request`` answers every plain HTTP request (pages, static files, API) and lets
+only ``GET /ws`` with an allowed Origin go on to the websocket handshake.
+
+Socket protocol (JSON text messages)::
+
+    → {"op": "auth", "token": "..."}                 first message, within ui_auth_timeout_s
+    ← {"type": "hello", "user": {...}}                then, for an agent, a snapshot per own call
+    → {"op": "watch", "call_id": "..."}              follow one call (supervisor/QA: any; agent: own)
+    → {"op": "unwatch", "call_id": "..."} | {"op": "wall"} | {"op": "ping"}
+    ← {"type": "snapshot", "call": {...}}            whole call view (with version "v")
+    ← {"type": "update", "call_id", "v", "kind", "item"}   one change (segment/alert/suggestion/emotion/call)
+    ← {"type": "wall", "full", "rows", "removed"}    supervisor wall rows
+    ← {"type": "removed" | "pending" | "error" | "pong", ...}
+
+Close codes: 4401 not authenticated, 4400 bad message, 1013 too slow (reconnect for a snapshot).
+The token travels in the first message, not the URL, so it never lands in an access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from assist_ui.auth import UserDirectory, scrub
+from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
+from assist_ui.http_api import HttpApi
+from assist_ui.live_state import LiveState
+from assist_ui.metrics import UiMetrics
+from assist_ui.settings import UiSettings
+from assist_ui.store import QaStore
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_BAD_MESSAGE = 4400
+
+SECURITY_HEADERS = {
+    # no inline script or style anywhere: the pages work under a strict policy
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class _ScrubFilter(logging.Filter):
+    """websockets logs headers and frames at DEBUG: strip tokens from whatever it logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_ws_logger = logging.getLogger("assist_ui.ws")
+_ws_logger.addFilter(_ScrubFilter())
+
+
+class UiServer:
+    def __init__(
+        self,
+        settings: UiSettings,
+        users: UserDirectory,
+        store: QaStore | None,
+        metrics: UiMetrics | None = None,
+        state: LiveState | None = None,
+        ready_check: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.users = users
+        self.store = store
+        self.metrics = metrics or UiMetrics()
+        self.state = state or LiveState(
+            max_calls=settings.ui_max_live_calls,
+            max_segments=settings.ui_max_segments_per_call,
+            ended_retention_s=settings.ui_ended_retention_s,
+            idle_timeout_s=settings.ui_idle_timeout_s,
+        )
+        self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
+        self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check)
+        self._server: Server | None = None
+        self._background: set[asyncio.Future[None]] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.ui_host}:{self.port}"
+
+    async def start(self) -> UiServer:
+        self._server = await serve(
+            self._ws,
+            self.settings.ui_host,
+            self.settings.ui_port,
+            process_request=self._process_request,
+            max_size=self.settings.ui_max_ws_message_bytes,
+            max_queue=64,
+            close_timeout=3,
+            logger=_ws_logger,
+        )
+        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.settings.ui_port
+        log.info("callassist ui on %s", self.url)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- HTTP -------------------------------------------------------------------------
+    def _origin_ok(self, request: Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: the token check still applies
+        if origin in self.settings.ui_allowed_origins:
+            return True
+        return urlsplit(origin).netloc == request.headers.get("Host", "")
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path == "/ws" and request.method == "GET":
+            if not self._origin_ok(request):
+                return self._response(403, b"origin not allowed\n", "text/plain", {})
+            return None  # go on with the websocket handshake
+        result = await self.api.handle(request.method, request.path, request.headers)
+        body = b"" if request.method == "HEAD" else result.body
+        return self._response(result.status, body, result.content_type, result.headers)
+
+    @staticmethod
+    def _response(status: int, body: bytes, content_type: str, extra: dict[str, str]) -> Response:
+        headers = Headers()
+        headers["Content-Type"] = content_type
+        headers["Content-Length"] = str(len(body))
+        for key, value in {**SECURITY_HEADERS, **extra}.items():
+            headers[key] = value
+        headers["Connection"] = "close"
+        return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+    # -- websocket ----------------------------------------------------------------------
+    async def _ws(self, conn: ServerConnection) -> None:
+        user = await self._authenticate(conn)
+        if user is None:
+            return
+        sub = self.hub.add(user)
+
+        def on_drop() -> None:
+            task = asyncio.ensure_future(self._drop(conn))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        sub.on_drop = on_drop
+        self.metrics.websocket_clients.labels(user.role).inc()
+        sender = asyncio.create_task(self._sender(conn, sub))
+        try:
+            self.hub.hello(sub)
+            async for raw in conn:
+                if not await self._on_message(conn, sub, raw):
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.remove(sub)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self.metrics.websocket_clients.labels(user.role).dec()
+
+    async def _authenticate(self, conn: ServerConnection) -> Any:
+        try:
+            raw = await asyncio.wait_for(conn.recv(), self.settings.ui_auth_timeout_s)
+        except TimeoutError:
+            await self._close(conn, CLOSE_UNAUTHORIZED, "authentication timeout")
+            return None
+        except ConnectionClosed:
+            return None
+        token = None
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            msg = json.loads(raw)
+            if msg.get("op") == "auth":
+                token = msg.get("token")
+        user = self.users.authenticate(token)
+        if user is None:
+            self.metrics.auth_failures.labels("ws").inc()
+            await self._close(conn, CLOSE_UNAUTHORIZED, "unauthorized")
+            return None
+        return user
+
+    async def _on_message(self, conn: ServerConnection, sub: Subscriber, raw: str | bytes) -> bool:
+        try:
+            msg = json.loads(raw)
+            op = msg["op"]
+        except (ValueError, TypeError, KeyError):
+            self.metrics.error("bad_input")
+            await self._close(conn, CLOSE_BAD_MESSAGE, "expected a JSON object with 'op'")
+            return False
+        call_id = msg.get("call_id")
+        if op in ("watch", "unwatch") and (not isinstance(call_id, str) or not 0 < len(call_id) <= 200):
+            sub.push(Outgoing(dumps({"type": "error", "error": "bad_request", "op": op}), "error"))
+        elif op == "watch":
+            self.hub.watch(sub, call_id)
+        elif op == "unwatch":
+            self.hub.unwatch(sub, call_id)
+        elif op == "wall":
+            self.hub.subscribe_wall(sub)
+        elif op == "ping":
+            sub.push(Outgoing(dumps({"type": "pong", "server_time": time.time()}), "pong"))
+        else:
+            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": str(op)[:40]}), "error"))
+        return True
+
+    async def _sender(self, conn: ServerConnection, sub: Subscriber) -> None:
+        # the only task writing to this socket: a slow socket blocks here and nowhere else
+        try:
+            while True:
+                item = await sub.get()
+                if item is None:
+                    return  # dropped: on_drop is closing the socket
+                await conn.send(item.text)
+                self.metrics.messages_sent.labels(item.type).inc()
+                self.metrics.observe_sent(item.timing)
+                if item.produced_at:
+                    self.metrics.update_latency.labels(item.kind).observe(max(0.0, time.time() - item.produced_at))
+        except ConnectionClosed:
+            pass
+
+    async def _drop(self, conn: ServerConnection) -> None:
+        # close() first flushes what is queued for the socket, and a client that stopped
+        # reading never lets that finish: give it a grace period, then cut the TCP connection
+        try:
+            await asyncio.wait_for(conn.close(DROP_CODE, DROP_REASON), self.settings.ui_drop_grace_s)
+        except Exception:
+            conn.transport.abort()
+
+    @staticmethod
+    async def _close(conn: ServerConnection, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await conn.close(code, reason)

@@ -1,0 +1,237 @@
+// QA call page: the stored (redacted) call with violations highlighted in the transcript
+// next to their evidence, what was suggested and where, the emotion curve, and verdicts.
+'use strict';
+(async () => {
+  const { t, el, clear } = CA;
+  CA.initChrome();
+  const user = await CA.requireUser();
+  const callId = new URLSearchParams(location.search).get('id') || '';
+  const notice = document.getElementById('notice');
+  let data = null;
+
+  function fail(msg) {
+    notice.hidden = false; notice.className = 'notice notice-error'; notice.textContent = msg;
+  }
+
+  async function load() {
+    if (!['qa', 'supervisor'].includes(user.role)) { fail(t('forbidden')); return; }
+    const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId));
+    if (r.status === 404) { fail(t('not_found')); return; }
+    if (!r.ok) { fail(t('error', { msg: (r.body && r.body.error) || r.status })); return; }
+    data = r.body;
+    render();
+  }
+
+  function render() {
+    const c = data.call;
+    document.getElementById('callhead').hidden = false;
+    document.getElementById('panel').hidden = false;
+    renderHead(c);
+    renderTranscript(c);
+    renderCurve(c);
+    renderAlerts(c);
+    renderSuggestions(c);
+    renderReviews();
+  }
+
+  function renderHead(c) {
+    const head = clear(document.getElementById('callhead'));
+    head.append(
+      el('span', { className: 'risk-big level-' + CA.cssToken(c.risk_level) }, String(Math.round(c.risk_score || 0)),
+        el('small', {}, ' ' + (c.risk_level || ''))),
+      el('strong', { className: 'call-id' }, c.call_id),
+      field(t('agent'), c.agent_id || '—'), field(t('customer_id'), c.customer_id || '—'),
+      field(t('queue'), c.queue || '—'), field(t('language'), c.language || '—'),
+      field(t('started'), CA.dateTime(c.started_at)), field(t('duration'), CA.duration(c.duration)));
+    if ((c.reasons || []).length) {
+      head.append(el('div', { className: 'reasons' }, el('span', { className: 'label' }, t('reasons')),
+        el('ul', {}, c.reasons.map((x) => el('li', {}, x)))));
+    }
+  }
+
+  function field(label, value) {
+    return el('span', { className: 'field' }, el('span', { className: 'label' }, label), ' ', value);
+  }
+
+  function alertsFor(seg, alerts) {
+    return alerts.filter((a) => (a.segment_id && a.segment_id === seg.segment_id) ||
+      (!a.segment_id && a.channel === seg.channel && a.evidence_end > seg.start && a.evidence_start < seg.end));
+  }
+
+  // Split text into text nodes and <mark>s around each alert's evidence (case-insensitive).
+  function highlighted(text, alerts) {
+    const spans = [];
+    alerts.forEach((a) => {
+      if (!a.evidence) return;
+      const i = text.toLowerCase().indexOf(a.evidence.toLowerCase());
+      if (i >= 0 && !spans.some((s) => i < s.end && s.start < i + a.evidence.length)) {
+        spans.push({ start: i, end: i + a.evidence.length, alert: a });
+      }
+    });
+    spans.sort((x, y) => x.start - y.start);
+    const out = [];
+    let pos = 0;
+    spans.forEach((s) => {
+      out.push(text.slice(pos, s.start));
+      out.push(el('mark', { className: 'sev-' + CA.cssToken(s.alert.severity), title: s.alert.rule_id + ': ' + s.alert.message,
+        dataset: { alert: s.alert.alert_id } }, text.slice(s.start, s.end)));
+      pos = s.end;
+    });
+    out.push(text.slice(pos));
+    return out;
+  }
+
+  function renderTranscript(c) {
+    const list = clear(document.getElementById('transcript'));
+    const alerts = c.alerts || [];
+    const suggestions = c.suggestions || [];
+    const segs = (c.transcript || []).slice().sort((a, b) => a.start - b.start);
+    segs.forEach((s) => {
+      const hits = alertsFor(s, alerts);
+      const worst = hits.reduce((w, a) => ((CA.SEV_RANK[a.severity] || 0) > (CA.SEV_RANK[w] || 0) ? a.severity : w), '');
+      list.append(el('li', {
+        className: 'seg seg-' + CA.cssToken(s.channel) + ' final' + (hits.length ? ' violation sev-' + CA.cssToken(worst) : ''),
+        dataset: { segment: s.segment_id },
+      },
+      el('span', { className: 'seg-time' }, CA.clock(s.start)),
+      el('span', { className: 'speaker' }, s.channel === 'agent' ? t('agent') : s.channel === 'customer' ? t('customer') : s.channel),
+      el('span', { className: 'seg-text' }, highlighted(s.text || '', hits)),
+      hits.length ? el('ul', { className: 'seg-alerts' }, hits.map((a) => el('li', { className: 'sev-' + CA.cssToken(a.severity) },
+        el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, a.rule_id), ' — ', a.message,
+        a.evidence ? el('span', { className: 'muted' }, ' · ' + t('evidence') + ': “' + a.evidence + '”') : null))) : null));
+      suggestions.filter((x) => x.segment_id && x.segment_id === s.segment_id).forEach((x) => {
+        list.append(el('li', { className: 'inline-suggestion kind-' + CA.cssToken(x.kind) },
+          el('span', { className: 'label' }, x.kind === 'strategy' ? t('strategy_hint') : t('suggested')),
+          el('strong', {}, x.title), ' — ', x.text));
+      });
+    });
+  }
+
+  function renderCurve(c) {
+    const box = clear(document.getElementById('curve'));
+    const points = (c.emotion || []).filter((p) => typeof p.arousal === 'number');
+    const W = 600; const H = 170; const L = 34; const B = 22; const T = 8;
+    const dur = Math.max(c.duration || 0, ...points.map((p) => p.at || 0),
+      ...(c.transcript || []).map((s) => s.end || 0), 1);
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.setAttribute('class', 'curve-svg');
+    svg.setAttribute('role', 'img');
+    const x = (sec) => L + (W - L - 8) * (sec / dur);
+    const y = (a) => T + (H - T - B) * (1 - a);
+    const add = (tag, attrs, text) => {
+      const n = document.createElementNS(NS, tag);
+      Object.entries(attrs).forEach(([k, v]) => n.setAttribute(k, String(v)));
+      if (text !== undefined) n.textContent = text;
+      svg.appendChild(n); return n;
+    };
+    [0, 0.5, 1].forEach((a) => {
+      add('line', { x1: L, x2: W - 8, y1: y(a), y2: y(a), class: 'grid' });
+      add('text', { x: L - 6, y: y(a) + 4, class: 'axis', 'text-anchor': 'end' }, a.toFixed(1));
+    });
+    for (let i = 0; i <= 4; i++) {
+      const anchor = i === 0 ? 'start' : i === 4 ? 'end' : 'middle';
+      add('text', { x: x(dur * i / 4), y: H - 6, class: 'axis', 'text-anchor': anchor }, CA.clock(dur * i / 4));
+    }
+    (c.alerts || []).forEach((a) => {
+      const at = a.evidence_start || 0;
+      const line = add('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'alert-mark sev-' + CA.cssToken(a.severity) });
+      const title = document.createElementNS(NS, 'title'); title.textContent = a.rule_id + ': ' + a.message; line.appendChild(title);
+    });
+    ['customer', 'agent'].forEach((ch) => {
+      const pts = points.filter((p) => p.channel === ch).sort((a, b) => a.at - b.at);
+      if (!pts.length) return;
+      add('polyline', { points: pts.map((p) => x(p.at).toFixed(1) + ',' + y(p.arousal).toFixed(1)).join(' '), class: 'line-' + ch });
+      pts.forEach((p) => {
+        const dot = add('circle', { cx: x(p.at), cy: y(p.arousal), r: 2.5, class: 'dot-' + ch });
+        const title = document.createElementNS(NS, 'title');
+        title.textContent = CA.clock(p.at) + ' ' + CA.stateLabel(p.state) + ' ' + Math.round(p.arousal * 100) + '%';
+        dot.appendChild(title);
+      });
+    });
+    const channels = ['customer', 'agent'].filter((ch) => points.some((p) => p.channel === ch));
+    box.append(svg, el('div', { className: 'legend' },
+      channels.map((ch) => el('span', { className: 'key key-' + ch }, t(ch)))));
+    if (!points.length) box.append(el('p', { className: 'muted' }, '—'));
+  }
+
+  function reviewOf(alertId) { return (data.reviews || []).find((r) => r.alert_id === alertId); }
+
+  function renderAlerts(c) {
+    const list = clear(document.getElementById('alerts'));
+    const alerts = (c.alerts || []).slice().sort((a, b) => (CA.SEV_RANK[b.severity] || 0) - (CA.SEV_RANK[a.severity] || 0));
+    if (!alerts.length) { list.append(el('li', { className: 'muted' }, t('no_alerts'))); return; }
+    alerts.forEach((a) => {
+      const rv = reviewOf(a.alert_id);
+      const li = el('li', { className: 'alert sev-' + CA.cssToken(a.severity), dataset: { alert: a.alert_id } },
+        el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
+        el('span', { className: 'alert-msg' }, a.message),
+        el('span', { className: 'rule muted' }, a.rule_id + ' · ' + CA.clock(a.evidence_start)),
+        a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
+        el('div', { className: 'alert-verdict' },
+          rv ? el('span', { className: 'chip verdict-' + CA.cssToken(rv.verdict) }, t(rv.verdict)) : null,
+          user.role === 'qa' ? verdictButton(a.alert_id, 'true_positive') : null,
+          user.role === 'qa' ? verdictButton(a.alert_id, 'false_positive') : null));
+      li.addEventListener('mouseenter', () => highlightMarks(a.alert_id, true));
+      li.addEventListener('mouseleave', () => highlightMarks(a.alert_id, false));
+      list.append(li);
+    });
+  }
+
+  function highlightMarks(alertId, on) {
+    document.querySelectorAll('mark').forEach((m) => {
+      if (m.dataset.alert === alertId) m.classList.toggle('focus', on);
+    });
+  }
+
+  function verdictButton(alertId, verdict) {
+    return el('button', { type: 'button', className: 'small', onclick: () => saveReview(verdict, '', alertId) }, t(verdict));
+  }
+
+  async function saveReview(verdict, note, alertId) {
+    const p = new URLSearchParams({ verdict });
+    if (note) p.set('note', note);
+    if (alertId) p.set('alert_id', alertId);
+    const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/review?' + p, { method: 'POST' });
+    const status = document.querySelector('#review .form-status');
+    if (!r.ok) { status.textContent = t('error', { msg: (r.body && r.body.error) || r.status }); return false; }
+    data.reviews = (data.reviews || []).filter((x) => x.alert_id !== r.body.alert_id).concat([r.body]);
+    renderAlerts(data.call); renderReviews();
+    if (!alertId) status.textContent = t('saved');
+    return true;
+  }
+
+  function renderReviews() {
+    const list = clear(document.getElementById('reviews'));
+    (data.reviews || []).slice().sort((a, b) => (a.alert_id ? 1 : 0) - (b.alert_id ? 1 : 0)).forEach((r) => list.append(
+      el('li', { className: 'review' },
+        el('span', { className: 'chip verdict-' + CA.cssToken(r.verdict) }, t(r.verdict)), ' ',
+        el('strong', {}, r.alert_id || t('call_verdict')), ' · ', t('by'), ' ', r.reviewer, ' · ', CA.dateTime(r.reviewed_at),
+        r.note ? el('div', { className: 'note' }, r.note) : null)));
+    const whole = reviewOf('');
+    const form = document.getElementById('review');
+    if (whole && !form.dataset.touched) form.querySelector(`input[value=${whole.verdict}]`).checked = true;
+    if (user.role !== 'qa') form.querySelectorAll('input, textarea, button').forEach((n) => { n.disabled = true; });
+  }
+
+  function renderSuggestions(c) {
+    const list = clear(document.getElementById('suggestions'));
+    const items = c.suggestions || [];
+    if (!items.length) { list.append(el('li', { className: 'muted' }, t('no_suggestions'))); return; }
+    items.forEach((s) => list.append(el('li', { className: 'suggestion kind-' + CA.cssToken(s.kind) },
+      el('strong', {}, s.title), el('p', { className: 'sugg-text' }, s.text),
+      s.evidence ? el('q', { className: 'evidence muted' }, s.evidence) : null)));
+  }
+
+  document.getElementById('review').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    form.dataset.touched = '1';
+    const verdict = form.querySelector('input[name=verdict]:checked');
+    if (!verdict) return;
+    if (await saveReview(verdict.value, form.note.value, '')) form.note.value = '';
+  });
+  CA.onLang(() => { if (data) render(); });
+  load();
+})();

@@ -1,0 +1,89 @@
+"""The QA store interface: one API over SQLite (embedded default) and PostgreSQL (production).
+
+Everything written goes through :func:`assist_ui.redact` first: summaries in
+:meth:`QaStore.put_call` and reviewers' notes in :meth:`QaStore.set_review`, so no
+back end can hold a phone number, ID card or bank card however it is called.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from assist_ui.redact import redact, redact_obj
+from assist_ui.store.model import CallFilter, alert_rows, call_row, check_review
+
+
+class QaStore(ABC):
+    dialect = ""
+
+    async def put_call(self, summary: dict[str, Any], now: float | None = None) -> str:
+        """Store one CallSummary dict (redacted here). Returns 'inserted', 'updated' or 'duplicate'.
+
+        Idempotent by call_id: the same summary again is a no-op; a different one for the
+        same call replaces it (a re-scored call) but keeps the reviewers' verdicts.
+        """
+        clean = redact_obj(summary)
+        row = call_row(clean, time.time() if now is None else now)
+        return await self._upsert(row, alert_rows(clean))
+
+    async def set_review(
+        self, call_id: str, verdict: str, reviewer: str, note: str = "", alert_id: str = "", now: float | None = None
+    ) -> dict[str, Any]:
+        check_review(verdict, note, alert_id)
+        review = {
+            "call_id": call_id,
+            "alert_id": alert_id,
+            "verdict": verdict,
+            "note": redact(note.strip()),
+            "reviewer": reviewer,
+            "reviewed_at": time.time() if now is None else now,
+        }
+        await self._put_review(review)
+        return review
+
+    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+        found = await self._get_call(call_id)
+        if found is None:
+            return None
+        row, reviews = found
+        return {
+            "call": json.loads(row["summary"]),
+            "stored_at": row["stored_at"],
+            "updated_at": row["updated_at"],
+            "reviews": reviews,
+        }
+
+    # -- back end ----------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def _upsert(self, row: dict[str, Any], alerts: list[dict[str, Any]]) -> str: ...
+
+    @abstractmethod
+    async def _put_review(self, review: dict[str, Any]) -> None:
+        """Insert or replace; raise ReviewError if the call (or alert) does not exist."""
+
+    @abstractmethod
+    async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
+
+    @abstractmethod
+    async def list_calls(self, f: CallFilter) -> tuple[list[dict[str, Any]], int]:
+        """(page of list items ranked per ``f.sort``, total matching)."""
+
+    @abstractmethod
+    async def facets(self) -> dict[str, list[str]]:
+        """Distinct agents, queues, languages and rules, for the filter drop-downs."""
+
+    @abstractmethod
+    async def ping(self) -> bool: ...

@@ -1,0 +1,75 @@
+"""QA store schema as numbered migrations, one list per dialect (applied in order, once).
+
+Add a migration by appending ``(n+1, [statements])`` to both lists; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+_CALLS = """
+CREATE TABLE calls (
+    call_id         TEXT PRIMARY KEY,
+    agent_id        TEXT NOT NULL DEFAULT '',
+    customer_id     TEXT NOT NULL DEFAULT '',
+    queue           TEXT NOT NULL DEFAULT '',
+    language        TEXT NOT NULL DEFAULT '',
+    started_at      {real} NOT NULL DEFAULT 0,
+    ended_at        {real} NOT NULL DEFAULT 0,
+    duration        {real} NOT NULL DEFAULT 0,
+    risk_score      {real} NOT NULL DEFAULT 0,
+    risk_level      TEXT NOT NULL DEFAULT '',
+    reasons         TEXT NOT NULL DEFAULT '[]',
+    max_severity    INTEGER NOT NULL DEFAULT 0,
+    alert_count     INTEGER NOT NULL DEFAULT 0,
+    rules           TEXT NOT NULL DEFAULT '',
+    transcript_text TEXT NOT NULL DEFAULT '',
+    search_text     TEXT NOT NULL DEFAULT '',
+    summary         TEXT NOT NULL,
+    content_hash    TEXT NOT NULL,
+    stored_at       {real} NOT NULL,
+    updated_at      {real} NOT NULL
+)"""
+
+_ALERTS = """
+CREATE TABLE alerts (
+    call_id       TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+    alert_id      TEXT NOT NULL,
+    rule_id       TEXT NOT NULL DEFAULT '',
+    severity      TEXT NOT NULL DEFAULT '',
+    severity_rank INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (call_id, alert_id)
+)"""
+
+# alert_id '' = the verdict on the whole call; reviews survive a re-delivered summary
+_REVIEWS = """
+CREATE TABLE reviews (
+    call_id     TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+    alert_id    TEXT NOT NULL DEFAULT '',
+    verdict     TEXT NOT NULL CHECK (verdict IN ('true_positive', 'false_positive')),
+    note        TEXT NOT NULL DEFAULT '',
+    reviewer    TEXT NOT NULL,
+    reviewed_at {real} NOT NULL,
+    PRIMARY KEY (call_id, alert_id)
+)"""
+
+_INDEXES = [
+    "CREATE INDEX calls_risk ON calls (risk_score DESC, max_severity DESC, started_at DESC)",
+    "CREATE INDEX calls_agent ON calls (agent_id, started_at)",
+    "CREATE INDEX calls_started ON calls (started_at)",
+    "CREATE INDEX alerts_rule ON alerts (rule_id, call_id)",
+]
+
+
+def _v1(real: str) -> list[str]:
+    return [_CALLS.format(real=real), _ALERTS, _REVIEWS.format(real=real), *_INDEXES]
+
+
+MIGRATIONS: dict[str, list[tuple[int, list[str]]]] = {
+    "sqlite": [(1, _v1("REAL"))],
+    "postgres": [(1, _v1("DOUBLE PRECISION"))],
+}
+
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)"
+
+
+def latest_version(dialect: str) -> int:
+    return MIGRATIONS[dialect][-1][0]

@@ -1,0 +1,95 @@
+"""LocalAgreement-2 for partial transcripts (pure logic).
+
+The open utterance is re-decoded as it grows (only when the worker has nothing better to
+do, see the scheduler).  A word is *stable* once two consecutive hypotheses agree on it
+and on everything before it (LocalAgreement-2, Macháček et al. 2023, "Turning Whisper
+into Real-Time Transcription System").  Stable words never change in later partials of
+the same utterance; the rest is shown as a tentative tail.
+
+The re-decoded buffer is trimmed at committed sentence ends: once a stable word ends a
+sentence, later partial decodes start after it and the stable sentence is kept as text.
+That keeps partial decodes short however long someone talks.
+
+Final text does not come from here: each utterance is decoded once more, whole, when the
+VAD closes it, which is deterministic (a restarted worker re-derives identical finals).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    start: float  # call time, seconds
+    end: float
+    text: str  # as Whisper writes it (English words carry a leading space)
+    probability: float = 0.0
+
+
+def word_key(text: str) -> str:
+    """Compare words ignoring case, punctuation and spacing."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKC", text).lower() if unicodedata.category(c)[0] in ("L", "N")
+    )
+
+
+def ends_sentence(text: str) -> bool:
+    return text.rstrip().endswith(SENTENCE_END)
+
+
+@dataclass
+class LocalAgreement:
+    buffer_start: float  # call time where the next partial decode must start
+    max_buffer_s: float = 15.0
+    stable_text_words: list[TimedWord] = field(default_factory=list)  # trimmed out of the buffer
+    committed: list[TimedWord] = field(default_factory=list)  # stable, still inside the buffer
+    previous: list[TimedWord] = field(default_factory=list)  # last hypothesis after the committed words
+
+    def stable_words(self) -> list[TimedWord]:
+        return [*self.stable_text_words, *self.committed]
+
+    def update(
+        self, hypothesis: list[TimedWord], decoded_until: float
+    ) -> tuple[list[TimedWord], list[TimedWord]]:
+        """Feed the hypothesis for ``[buffer_start, decoded_until]``; returns (stable, tentative)."""
+        last_end = self.committed[-1].end if self.committed else self.buffer_start
+        # Words the committed part already covers come back in every hypothesis: skip them
+        # by time, then by text (a 1..5-word overlap with the committed tail).
+        hyp = [w for w in hypothesis if w.end > last_end + 0.05 or not self.committed]
+        if self.committed:
+            hyp = [w for w in hyp if w.start >= last_end - 0.3]
+            tail = [word_key(w.text) for w in self.committed[-5:]]
+            keys = [word_key(w.text) for w in hyp]
+            for n in range(min(5, len(tail), len(keys)), 0, -1):
+                if tail[-n:] == keys[:n]:
+                    hyp = hyp[n:]
+                    break
+        agreed = 0
+        for a, b in zip(self.previous, hyp, strict=False):
+            if word_key(a.text) != word_key(b.text) or not word_key(b.text):
+                break
+            agreed += 1
+        self.committed.extend(hyp[:agreed])
+        self.previous = hyp[agreed:]
+        self._trim(decoded_until)
+        return self.stable_words(), list(self.previous)
+
+    def _trim(self, decoded_until: float) -> None:
+        cut = None
+        for i, w in enumerate(self.committed):
+            if ends_sentence(w.text):
+                cut = i
+        if cut is None and self.committed and decoded_until - self.buffer_start > self.max_buffer_s:
+            cut = len(self.committed) - 1  # no sentence end for too long: trim at the last stable word
+        if cut is None:
+            return
+        moved, self.committed = self.committed[: cut + 1], self.committed[cut + 1 :]
+        self.stable_text_words.extend(moved)
+        self.buffer_start = max(self.buffer_start, moved[-1].end)
+        if not self.committed:
+            # the tentative words were decoded with the old buffer start: start over after the cut
+            self.previous = [w for w in self.previous if w.start >= self.buffer_start]

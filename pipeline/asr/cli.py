@@ -1,0 +1,106 @@
+"""``callassist asr``: the streaming transcription worker and its offline commands.
+
+callassist asr [run]                      live worker: calls.audio + calls.events -> calls.transcripts
+callassist asr transcribe FILE... [opts]  final segments of recordings as JSON lines
+callassist asr model                      assemble/verify the model, print its directory
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="callassist asr", description="Streaming transcription (faster-whisper)."
+    )
+    sub = p.add_subparsers(dest="cmd")
+    sub.add_parser("run", help="run the live worker (the default)")
+    t = sub.add_parser("transcribe", help="transcribe recordings; final segments as JSON lines on stdout")
+    t.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="WAV/FLAC; mono, or stereo = agent/customer"
+    )
+    t.add_argument("--language", default=None, help="force the language (else detected once per file)")
+    t.add_argument(
+        "--mono-channel", default="agent", choices=("agent", "customer"), help="channel name of mono files"
+    )
+    t.add_argument("--words", action="store_true", help="include word timings")
+    sub.add_parser("model", help="assemble and verify the configured model; print its directory")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from pipeline.asr.settings import AsrSettings
+
+    try:
+        settings = AsrSettings()
+        settings.languages()
+    except ValueError as exc:
+        print(f"callassist asr: bad settings: {exc}", file=sys.stderr)
+        return 2
+    if args.cmd == "transcribe":
+        return _transcribe(settings, args)
+    if args.cmd == "model":
+        return _model(settings)
+    from pipeline.asr.worker import run_worker
+
+    return asyncio.run(run_worker(settings))
+
+
+def _load(settings):
+    from models.whisper.engine import WhisperEngine
+    from models.whisper.resolve import ModelError
+    from models.whisper.vad import StreamingVad, shared_model
+
+    try:
+        engine = WhisperEngine(settings.engine_config()).load()
+    except (ModelError, ValueError) as exc:
+        raise SystemExit(f"callassist asr: {exc}") from exc
+    vad_model = shared_model().load()
+    return engine, lambda: StreamingVad(vad_model)
+
+
+def _model(settings) -> int:
+    from models.whisper.resolve import ModelError, resolve_model
+
+    try:
+        resolved = resolve_model(settings.asr_model, settings.model_cache_dir(), verify_hash=True)
+    except ModelError as exc:
+        print(f"callassist asr: {exc}", file=sys.stderr)
+        return 1
+    print(resolved.path)
+    return 0
+
+
+def _transcribe(settings, args) -> int:
+    from pipeline.asr.offline import AudioFileError, read_audio, segment_json, transcribe_files
+
+    if args.language and args.language not in settings.languages():
+        print(f"callassist asr: --language must be one of {settings.languages()}", file=sys.stderr)
+        return 2
+    for path in args.files:  # check every file before loading the model: fail fast, lose nothing
+        try:
+            read_audio(path, args.mono_channel)
+        except AudioFileError as exc:
+            print(f"callassist asr: {exc}", file=sys.stderr)
+            return 1
+    engine, vad_factory = _load(settings)
+    config = settings.transcriber_config(engine.device, partials=False)
+
+    def done(_call_id: str, segments) -> None:
+        for seg in segments:
+            print(segment_json(seg, words=args.words), flush=True)
+
+    asyncio.run(
+        transcribe_files(
+            args.files, engine, vad_factory, config, args.language, args.mono_channel, on_file_done=done
+        )
+    )
+    return 0

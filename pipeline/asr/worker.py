@@ -1,0 +1,378 @@
+"""The live ASR worker: ``calls.audio`` + ``calls.events`` -> ``calls.transcripts``.
+
+aiokafka directly (audio is bulk bytes; design.md measured Faust an order of magnitude
+slower).  One consumer in group ``asr_group_id`` subscribes to audio and events with the
+*range* assignor, so with equal partition counts the worker that owns a call's audio
+partition also gets its events.  The streaming itself is :class:`Transcriber`.
+
+Delivery: a partition's offset is committed only after a checkpoint saying how to resume
+was written, and that only after every transcript it accounts for was acknowledged
+(:mod:`pipeline.asr.checkpoint`).  A restarted worker re-reads the checkpoint, seeks to
+its offset, drops audio it already transcribed and re-derives the rest with the same
+segment ids: no final is lost, none is produced twice (except ones produced in the
+instant between a broker ack and the next checkpoint, which come again with the same
+``segment_id`` and are dropped by consumers as duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+from pipeline.asr.calls import AudioInputError
+from pipeline.asr.checkpoint import (
+    CallEntry,
+    FrameLog,
+    stream_key,
+)
+from pipeline.asr.metrics import AsrMetrics
+from pipeline.asr.settings import AsrSettings
+from pipeline.asr.stream import SegmentOut, StreamFinished
+from pipeline.asr.transcriber import Transcriber
+from pipeline.asr.worker_checkpoints import END_GRACE_S, CheckpointMixin
+from pipeline.audio import decode_payload
+from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.lag import ConsumerLag
+from streams.lag import stop as lag_stop
+from streams.records import AudioFrame, CallEvent, RecordDecodeError, TranscriptSegment, Word, decode
+
+log = logging.getLogger(__name__)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: AsrWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked):
+        await self.worker.on_revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned):
+        await self.worker.on_assigned(list(assigned))
+
+
+class AsrWorker(CheckpointMixin):
+    def __init__(self, settings: AsrSettings, engine, vad_factory, metrics: AsrMetrics | None = None) -> None:
+        self.s = settings
+        self.engine = engine
+        self.metrics = metrics or AsrMetrics()
+        device = getattr(engine, "device", "cpu")
+        self.tr = Transcriber(
+            engine,
+            vad_factory,
+            settings.transcriber_config(device),
+            self._emit,
+            self.metrics,
+            on_call_done=self._call_done,
+        )
+        self.consumer: Any = None  # AIOKafkaConsumer once started
+        self.producer: Any = None
+        self.reader: Any = None  # checkpoint reader (no group)
+        self._stop = asyncio.Event()
+        self._final_checkpoint = True
+        self._ready = False
+        self.partition_of: dict[str, int] = {}  # call_id -> audio partition
+        self.logs: dict[tuple[str, str], FrameLog] = {}
+        self.captured: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        self.channel_end: dict[tuple[str, str], float] = {}
+        # partition -> finished stream key -> offset of its last frame
+        self.done: defaultdict[int, dict[str, int]] = defaultdict(dict)
+        self.skip: dict[str, int] = {}  # finished before a restart: skip frames up to this offset
+        self.calls_info: dict[str, CallEntry] = {}
+        self.next_offset: dict[TopicPartition, int] = {}
+        self.events_pending: defaultdict[TopicPartition, deque[tuple[int, str, float]]] = defaultdict(deque)
+        self.pending_end: dict[str, float] = {}  # call_id -> deadline
+        self.last_audio: dict[str, float] = {}  # call_id -> monotonic time of its last frame
+        self.detached: set[str] = set()
+        self._paused = False
+        self.checkpoints_written = 0
+        self.lag = ConsumerLag(self.metrics.registry, [settings.topic_audio, settings.topic_events])
+        self._lag_task: asyncio.Task[None] | None = None
+        self.resumed_streams = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def ready(self) -> bool:
+        """/readyz: models loaded, broker connected, partitions assigned, not draining."""
+        return self._ready and self.consumer is not None and bool(self.consumer.assignment())
+
+    def stop(self, checkpoint: bool = True) -> None:
+        self._final_checkpoint = checkpoint
+        self._ready = False  # /readyz answers 503 from the moment we drain
+        self._stop.set()
+
+    async def start(self) -> None:
+        s = self.s
+        if s.create_topics:
+            await ensure_topics(
+                s, [s.topic_audio, s.topic_events, s.topic_transcripts, s.topic_asr_checkpoints]
+            )
+        self.producer = make_producer(s)
+        await start_client(self.producer, s)
+        self.reader = make_consumer(s, None)
+        await start_client(self.reader, s)
+        self.consumer = make_consumer(
+            s, s.asr_group_id, partition_assignment_strategy=(RangePartitionAssignor,)
+        )
+        await start_client(self.consumer, s)
+        await self._check_partitions()
+        self.consumer.subscribe([s.topic_audio, s.topic_events], listener=_Rebalance(self))
+        await self.tr.start()
+        self._lag_task = self.lag.start_aiokafka(self.consumer)
+        self._ready = True
+        log.info("ASR worker consuming %s and %s", s.topic_audio, s.topic_events)
+
+    async def _check_partitions(self) -> None:
+        s = self.s
+        assert self.consumer is not None
+        await self.consumer.topics()  # refreshes the metadata partitions_for_topic() reads
+        counts = {
+            t: len(self.consumer.partitions_for_topic(t) or ())
+            for t in (s.topic_audio, s.topic_events, s.topic_asr_checkpoints)
+        }
+        if counts[s.topic_asr_checkpoints] < counts[s.topic_audio]:
+            raise RuntimeError(
+                f"{s.topic_asr_checkpoints} has {counts[s.topic_asr_checkpoints]} partitions but {s.topic_audio} has "
+                f"{counts[s.topic_audio]}: the checkpoint topic needs at least as many"
+            )
+        if counts[s.topic_events] != counts[s.topic_audio]:
+            log.warning(
+                "%s and %s have different partition counts: call events may reach another worker "
+                "(languages then come from detection, ends from the idle timeout)",
+                s.topic_events,
+                s.topic_audio,
+            )
+
+    async def run(self) -> None:
+        await self.start()
+        tasks = [asyncio.create_task(self._checkpoint_loop()), asyncio.create_task(self._housekeeping_loop())]
+        try:
+            while not self._stop.is_set():
+                await self.step()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            await self.close(self._final_checkpoint)
+
+    async def close(self, checkpoint: bool = True) -> None:
+        """Stop; with ``checkpoint=False`` nothing is committed (what a crash leaves behind)."""
+        self._ready = False
+        await lag_stop(self._lag_task)
+        if checkpoint:
+            with contextlib.suppress(Exception):
+                if self.consumer is not None and self.consumer.assignment():
+                    await self.checkpoint()
+        await self.tr.stop()
+        for client in (self.consumer, self.reader, self.producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+
+    # -- consume -----------------------------------------------------------------------
+    async def step(self, timeout_ms: int = 100) -> int:
+        assert self.consumer is not None
+        await self._backpressure()
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
+        n = 0
+        for tp, records in batches.items():
+            for rec in records:
+                if tp.topic == self.s.topic_audio:
+                    await self._on_audio(tp, rec)
+                else:
+                    await self._on_event(tp, rec)
+                self.next_offset[tp] = rec.offset + 1
+                n += 1
+        return n
+
+    async def _backpressure(self) -> None:
+        assert self.consumer is not None
+        pending = await self.tr.pending_finals()
+        audio = [tp for tp in self.consumer.assignment() if tp.topic == self.s.topic_audio]
+        if pending > self.s.asr_max_pending_finals and not self._paused:
+            self.consumer.pause(*audio)
+            self._paused = True
+        elif pending <= self.s.asr_max_pending_finals // 2 and self._paused:
+            self.consumer.resume(*audio)
+            self._paused = False
+
+    async def _on_audio(self, tp: TopicPartition, rec) -> None:
+        m = self.metrics
+        try:
+            frame = AudioFrame.from_bytes(rec.value)
+            samples = decode_payload(frame.payload, frame.encoding)
+        except (RecordDecodeError, ValueError) as exc:
+            m.bad_record(tp.topic)
+            m.frames_dropped.labels("malformed").inc()
+            log.warning("skipping bad audio record at %s:%d: %s", tp, rec.offset, exc)
+            return
+        key = (frame.call_id, frame.channel)
+        skey = stream_key(*key)
+        if skey in self.skip and rec.offset <= self.skip[skey]:
+            m.frames_dropped.labels("duplicate").inc()  # transcribed before the restart
+            return
+        if skey in self.done[tp.partition]:
+            m.frames_dropped.labels("late").inc()
+            return
+        flog = self.logs.setdefault(key, FrameLog())
+        if frame.seq <= flog.last_seq:
+            m.frames_dropped.labels("duplicate").inc()
+            return
+        self.partition_of[frame.call_id] = tp.partition
+        self.detached.discard(frame.call_id)
+        try:
+            await self.tr.audio(frame.call_id, frame.channel, samples, frame.sample_rate, frame.start)
+        except StreamFinished:
+            m.frames_dropped.labels("late").inc()
+            return
+        except (AudioInputError, ValueError) as exc:
+            m.errors.inc("bad_input")
+            m.frames_dropped.labels("malformed").inc()
+            log.warning("skipping audio record at %s:%d (%s/%s): %s", tp, rec.offset, *key, exc)
+            return
+        flog.add(rec.offset, frame.end, frame.seq)
+        self.channel_end[key] = max(self.channel_end.get(key, 0.0), frame.end)
+        self.last_audio[frame.call_id] = time.monotonic()
+        cap = self.captured.setdefault(key, deque(maxlen=1200))
+        if frame.captured_at:
+            cap.append((frame.end, frame.captured_at))
+        if frame.call_id in self.pending_end:
+            await self._maybe_end(frame.call_id)
+
+    async def _on_event(self, tp: TopicPartition, rec) -> None:
+        try:
+            ev = decode(CallEvent, rec.value)
+        except RecordDecodeError as exc:
+            self.metrics.bad_record(tp.topic)
+            log.warning("skipping bad call event at %s:%d: %s", tp, rec.offset, exc)
+            return
+        self.events_pending[tp].append((rec.offset, ev.call_id, time.monotonic()))
+        info = self.calls_info.setdefault(ev.call_id, CallEntry())
+        if ev.kind == "started":
+            lang = ev.language or self.s.asr_default_language
+            if lang and lang not in self.s.languages():
+                log.warning(
+                    "call %s: language %r not in %s, detecting instead", ev.call_id, lang, self.s.languages()
+                )
+                lang = ""
+            if lang:
+                info.language, info.source = lang, "open"
+            await self.tr.open_call(ev.call_id, lang or None)
+        elif ev.kind == "ended":
+            info.ended, info.duration = True, ev.duration
+            self.pending_end[ev.call_id] = time.monotonic() + END_GRACE_S
+            await self._maybe_end(ev.call_id)
+
+    async def _maybe_end(self, call_id: str, force: bool = False) -> None:
+        info = self.calls_info.get(call_id)
+        ends = [e for (c, _ch), e in self.channel_end.items() if c == call_id]
+        now = time.monotonic()
+        if info is not None and info.duration > 0:  # ingest said how much audio there was
+            complete = bool(ends) and min(ends) >= info.duration - 1e-3
+        else:  # unknown: wait for the audio to stop for a second
+            complete = now - self.last_audio.get(call_id, 0.0) > 1.0
+        if force or complete or now >= self.pending_end.get(call_id, float("inf")):
+            self.pending_end.pop(call_id, None)
+            await self.tr.end_call(call_id)
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for call_id in list(self.pending_end):
+                await self._maybe_end(call_id)
+            idle = await self.tr.run_in_state(
+                self._idle_calls, time.monotonic() - self.s.asr_idle_call_timeout_s
+            )
+            for call_id in idle:
+                log.info("call %s: no audio for %.0f s, closing it", call_id, self.s.asr_idle_call_timeout_s)
+                await self.tr.end_call(call_id)
+
+    def _idle_calls(self, before: float) -> list[str]:
+        return [
+            c.call_id
+            for c in self.tr.calls.values()
+            if not c.ended and c.streams and c.last_audio_at < before
+        ]
+
+    # -- produce -----------------------------------------------------------------------
+    async def _emit(self, segments: list[SegmentOut]) -> None:
+        assert self.producer is not None
+        now = time.time()
+        for seg in segments:
+            if seg.call_id in self.detached:
+                continue  # partition moved to another worker: it re-derives this segment
+            audio_end_at = self._captured_at(seg.call_id, seg.channel, seg.end)
+            rec = TranscriptSegment(
+                call_id=seg.call_id,
+                channel=seg.channel,
+                segment_id=seg.segment_id,
+                is_final=seg.is_final,
+                start=seg.start,
+                end=seg.end,
+                text=seg.text,
+                language=seg.language,
+                words=[
+                    Word(start=w.start, end=w.end, text=w.text.strip(), probability=round(w.probability, 3))
+                    for w in seg.words
+                ],
+                revision=seg.revision,
+                produced_at=now,
+                audio_end_at=audio_end_at,
+                stable_len=seg.stable_len,
+            )
+            await self.producer.send(self.s.topic_transcripts, rec.to_bytes(), key=seg.call_id.encode())
+            # docs/metrics.md: once per segment, for its last word
+            last = seg.words[-1].end if seg.words else seg.end
+            captured = self._captured_at(seg.call_id, seg.channel, last)
+            if captured:
+                kind = "final" if seg.is_final else "partial"
+                self.metrics.word_latency.labels(kind).observe(max(0.0, now - captured))
+
+    def _captured_at(self, call_id: str, channel: str, t: float) -> float:
+        for end, at in self.captured.get((call_id, channel), ()):
+            if end >= t - 1e-3:
+                return at - (end - t)
+        return 0.0
+
+    async def _call_done(self, call_id: str) -> None:
+        part = self.partition_of.get(call_id)
+        for key in [k for k in self.logs if k[0] == call_id]:
+            flog = self.logs.pop(key)
+            if part is not None:
+                self.done[part][stream_key(*key)] = flog.last_offset
+            self.captured.pop(key, None)
+            self.channel_end.pop(key, None)
+        self.pending_end.pop(call_id, None)
+        self.last_audio.pop(call_id, None)
+
+
+async def run_worker(settings: AsrSettings) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from pipeline.asr.cli import _load
+    from streams.observability import serve_metrics
+
+    settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
+    registry = CollectorRegistry()
+    loop = asyncio.get_running_loop()
+    engine, vad_factory = await loop.run_in_executor(None, _load, settings)  # explicit load, off the loop
+    worker = AsrWorker(settings, engine, vad_factory, AsrMetrics(registry))
+    server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, worker.ready)
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        if server is not None:
+            server.stop()
+    return 0

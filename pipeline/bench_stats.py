@@ -1,0 +1,200 @@
+"""Pure parts of ``callassist bench``: latency observations → summaries → the results table.
+
+No I/O, no Kafka, no websockets here (unit-tested).  An *observation* is one thing that
+reached the screen (or the bench's Kafka reader): a partial or final transcript, an alert or
+a suggestion, with its latency from the event it reports (the last word's capture time, or
+the triggering transcript record).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+KINDS = ("partial", "final", "alert", "suggestion")
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    kind: str  # one of KINDS
+    call_id: str
+    key: str  # segment_id (partial: + revision), alert_id, suggestion_id: duplicates are counted once
+    latency_s: float
+
+
+class Dedup:
+    """Keeps the first observation per (kind, key): at-least-once redelivery is not a new update."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+        self.items: list[Observation] = []
+        self.duplicates = 0
+
+    def add(self, obs: Observation) -> bool:
+        k = (obs.kind, obs.key)
+        if k in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen.add(k)
+        self.items.append(obs)
+        return True
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default method); NaN for no values."""
+    if not values:
+        return math.nan
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass
+class LatencySummary:
+    n: int
+    p50: float
+    p95: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> LatencySummary:
+        return cls(len(values), percentile(values, 50), percentile(values, 95), max(values) if values else math.nan)
+
+
+@dataclass
+class ProcessUsage:
+    """CPU and memory of one component over one load level."""
+
+    component: str
+    cpu_cores_avg: float  # CPU seconds / wall seconds (1.0 = one core busy all the time)
+    cpu_cores_peak: float  # highest 1 s sample
+    rss_peak_mb: float
+    rss_end_mb: float
+
+
+@dataclass
+class LevelResult:
+    calls: int
+    audio_s_per_call: float
+    wall_s: float
+    latency: dict[str, LatencySummary]
+    usage: list[ProcessUsage] = field(default_factory=list)
+    max_replay_late_s: float = 0.0  # worst lateness of the replay clients behind real time
+    expected_calls_seen: int = 0  # calls that showed at least one final
+    duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def sustained(self, word_p95_target: float, alert_p95_target: float) -> tuple[bool, str]:
+        """Real time at this load: every call transcribed, word→screen p95 and alert p95 within
+        the targets, and the replay clients kept pace. Returns (ok, why not)."""
+        why = []
+        if self.expected_calls_seen < self.calls:
+            why.append(f"{self.calls - self.expected_calls_seen} call(s) without a final")
+        # every transcript update (partial or final) shows text up to its last word: under
+        # overload the CPU worker stops decoding partials and finals fall behind, so judging on
+        # partials alone would look better the worse it gets
+        text = self.latency.get("text")
+        if text is None or text.n == 0:
+            why.append("no transcript")
+        elif text.p95 > word_p95_target:
+            why.append(f"word→screen p95 {text.p95:.2f} s > {word_p95_target:g} s")
+        alert = self.latency.get("alert")
+        if alert is not None and alert.n and alert.p95 > alert_p95_target:
+            why.append(f"alert p95 {alert.p95 * 1000:.0f} ms > {alert_p95_target * 1000:.0f} ms")
+        if self.max_replay_late_s > 1.0:
+            why.append(f"replay fell {self.max_replay_late_s:.1f} s behind real time")
+        return (not why, "; ".join(why))
+
+
+def summarise(observations: Iterable[Observation]) -> dict[str, LatencySummary]:
+    """Per kind, plus ``text``: partials and finals together (every update of the transcript)."""
+    by_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+    for o in observations:
+        by_kind.setdefault(o.kind, []).append(o.latency_s)
+    by_kind["text"] = by_kind["partial"] + by_kind["final"]
+    return {k: LatencySummary.of(v) for k, v in by_kind.items()}
+
+
+def max_sustained(levels: Sequence[LevelResult], word_p95_target: float, alert_p95_target: float) -> int:
+    """Highest load level that held, below which every level also held (0 if the first failed)."""
+    best = 0
+    for lv in sorted(levels, key=lambda x: x.calls):
+        if not lv.sustained(word_p95_target, alert_p95_target)[0]:
+            break
+        best = lv.calls
+    return best
+
+
+def parse_levels(text: str) -> list[int]:
+    """``"1,2,4"`` → [1, 2, 4]; raises ValueError with a clear message."""
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--calls expects comma-separated positive integers, got {text!r}") from None
+    if not levels or any(n < 1 for n in levels):
+        raise ValueError(f"--calls expects comma-separated positive integers, got {text!r}")
+    return sorted(set(levels))
+
+
+# -- rendering -------------------------------------------------------------------------------
+def _ms(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x * 1000:.0f}"
+
+
+def _s(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.2f}"
+
+
+def render(
+    levels: Sequence[LevelResult], header: dict[str, str], word_p95_target: float, alert_p95_target: float
+) -> str:
+    """The results as Markdown: a header block, the latency table, the per-component table."""
+    out = ["# callassist bench", ""]
+    out += [f"- {k}: {v}" for k, v in header.items()]
+    best = max_sustained(levels, word_p95_target, alert_p95_target)
+    out += [
+        f"- targets: word→screen p95 ≤ {word_p95_target:g} s, alert p95 ≤ {alert_p95_target * 1000:.0f} ms",
+        f"- **calls sustained in real time: {best}** (of the levels run: {', '.join(str(x.calls) for x in levels)})",
+        "",
+        "## Latency (seconds; alert and suggestion in ms)",
+        "",
+        "word→screen: receive time − the capture time of the last word's audio, over every transcript update "
+        "(partials and finals); alert/suggestion: receive time − the triggering transcript record's produced_at.",
+        "",
+        "| calls | audio s/call | word→screen p50 | word→screen p95 | partial p50 | partial p95 | final p50 "
+        "| final p95 | alert p50 ms | alert p95 ms | suggestion p50 ms | suggestion p95 ms "
+        "| n partial/final/alert/sugg | replay late s | real time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for lv in levels:
+        la = lv.latency
+        ok, why = lv.sustained(word_p95_target, alert_p95_target)
+        counts = "/".join(str(la[k].n) if k in la else "0" for k in KINDS)
+        out.append(
+            f"| {lv.calls} | {lv.audio_s_per_call:.0f} | {_s(la['text'].p50)} | {_s(la['text'].p95)} "
+            f"| {_s(la['partial'].p50)} | {_s(la['partial'].p95)} "
+            f"| {_s(la['final'].p50)} | {_s(la['final'].p95)} | {_ms(la['alert'].p50)} | {_ms(la['alert'].p95)} "
+            f"| {_ms(la['suggestion'].p50)} | {_ms(la['suggestion'].p95)} | {counts} | {lv.max_replay_late_s:.2f} "
+            f"| {'yes' if ok else 'no: ' + why} |"
+        )
+    out += [
+        "",
+        "## CPU and memory per component",
+        "",
+        "CPU in cores (CPU-seconds per wall second over the level; 1.0 = one core fully busy).",
+        "",
+        "| calls | component | CPU avg | CPU peak (1 s) | RSS peak MB | RSS end MB |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for lv in levels:
+        for u in lv.usage:
+            out.append(
+                f"| {lv.calls} | {u.component} | {u.cpu_cores_avg:.2f} | {u.cpu_cores_peak:.2f} "
+                f"| {u.rss_peak_mb:.0f} | {u.rss_end_mb:.0f} |"
+            )
+    notes = [f"- {lv.calls} call(s): {n}" for lv in levels for n in lv.notes]
+    if notes:
+        out += ["", "## Notes", "", *notes]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,94 @@
+"""Offline emotion commands on the live code path.
+
+``score``: a recording is cut into the same AudioFrames ingest would produce and run
+through :class:`EmotionEngine` (windowing, baseline, smoothing, hysteresis, hints), so its
+JSON lines are exactly what ``calls.emotion`` would carry for that call.
+
+``evaluate``: a labelled folder (RAVDESS names or labels.csv) is scored clip by clip with
+the model and a per-speaker baseline (see models.emotion.evaluation), clean or degraded to
+telephone band, and reported as accuracy/UAR for 4 classes and agitated-vs-not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.emotion.corpus import AudioError, condition_audio, corpus_features
+from models.emotion.dataset import discover
+from models.emotion.evaluation import clip_probs, report, speaker_normalised
+from models.emotion.model import EmotionModel
+from pipeline.audio import float_to_pcm16_bytes
+from pipeline.emotion.engine import EmotionEngine, EngineConfig
+from streams.records import AudioFrame, EmotionReading
+
+FRAME_S = 0.2  # the ingest default frame duration
+STEREO_CHANNELS = ("agent", "customer")  # left = agent, right = customer (as `ingest replay`)
+
+
+def read_channels(path: Path, mono_channel: str) -> tuple[dict[str, np.ndarray], int]:
+    """A file's channels by name: mono -> ``mono_channel``; stereo -> agent (L), customer (R)."""
+    import soundfile as sf
+
+    try:
+        y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path}: cannot read audio ({exc})") from exc
+    if y.shape[0] == 0:
+        raise AudioError(f"{path}: no audio samples")
+    if y.shape[1] == 1:
+        return {mono_channel: y[:, 0]}, int(sr)
+    if y.shape[1] == 2:
+        return {name: y[:, i] for i, name in enumerate(STEREO_CHANNELS)}, int(sr)
+    raise AudioError(f"{path}: {y.shape[1]} channels; expected mono or stereo (agent, customer)")
+
+
+def frames_of(call_id: str, channel: str, y: np.ndarray, sr: int) -> Iterator[AudioFrame]:
+    n = int(round(FRAME_S * sr))
+    for seq, i in enumerate(range(0, y.size, n)):
+        yield AudioFrame(call_id, channel, seq, i / sr, "pcm16le", sr, float_to_pcm16_bytes(y[i : i + n]))
+
+
+def score_file(
+    model: EmotionModel, path: Path, mono_channel: str = "customer", telephone: bool = False
+) -> list[EmotionReading]:
+    channels, sr = read_channels(path, mono_channel)
+    engine = EmotionEngine(model, EngineConfig(), clock=lambda: 0.0)
+    call_id = path.stem
+    out: list[EmotionReading] = []
+    for name, y in channels.items():
+        rate = sr
+        if telephone:
+            y, rate = condition_audio(y, sr, "telephone")
+        out += engine.process(list(frames_of(call_id, name, y, rate)))
+    out += engine.flush_call(call_id)
+    return sorted(out, key=lambda r: (r.start, r.channel))
+
+
+def evaluate_dir(
+    model: EmotionModel, root: Path, telephone: bool, cache: Path | None, seed: int = 0, opening: str = "calm"
+) -> dict[str, Any]:
+    clips = discover(root)
+    cond = "telephone" if telephone else "clean"
+    cf = corpus_features(clips, cond, cache)
+    b = model.spec["baseline"]
+    pop_mean, pop_std = np.asarray(b["pop_mean"]), np.asarray(b["pop_std"])
+    z = speaker_normalised(cf, pop_mean, pop_std, b["prior_weight"], b["max_windows"], seed, opening)
+    labelled = np.array([c.cls is not None for c in clips])
+    keep = labelled[cf.clip] if cf.clip.size else np.zeros(0, dtype=bool)
+    uniq, probs = clip_probs(cf, z, model.predict, keep)
+    n_labelled = int(labelled.sum())
+    if uniq.size == 0:
+        raise AudioError(f"{root}: none of the {n_labelled} labelled clips has enough voiced speech to score")
+    result = report([clips[i].cls for i in uniq], probs, model.agitated_threshold)  # type: ignore[misc]
+    result.update(
+        condition=cond,
+        opening=opening,
+        clips_labelled=n_labelled,
+        clips_scored=int(uniq.size),
+        speakers=len({c.speaker for c in clips}),
+    )
+    return result

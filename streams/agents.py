@@ -1,0 +1,283 @@
+"""Faust agents of ``callassist streams``.
+
+One agent consumes ``calls.transcripts``, ``calls.emotion`` and ``calls.events`` (all keyed
+by call_id, so co-partitioned) and keeps each call's :class:`~streams.callstate.CallState`
+in a Faust table keyed by call_id.  One agent rather than three because all three inputs
+update the same per-call state: separate agents would interleave their read-modify-write
+cycles on one call and lose updates.
+
+Per record: decode raw bytes with :func:`streams.records.decode` (a malformed record is
+logged, counted and skipped), run :class:`streams.assist.Assistant` in an executor thread
+(retrieval and matching stay off the event loop), produce the outputs and wait until the
+broker has them, and only then write the table.  A crash in between therefore replays the
+input: outputs may repeat with the same ids (consumers drop them), but none is lost, and
+a replayed input whose state was already saved is recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from streams.app_settings import StreamsSettings
+from streams.assist import Assistant, Outputs, kb_source, rules_source
+from streams.callstate import CallState, EmotionPoint, Segment, Word
+from streams.faust_app import make_app
+from streams.kb import text as textproc
+from streams.lag import ConsumerLag
+from streams.metrics import StreamsMetrics, active_call_count
+from streams.records import (
+    Alert,
+    CallEvent,
+    CallSummary,
+    EmotionReading,
+    EmotionState,
+    RecordDecodeError,
+    Suggestion,
+    TranscriptSegment,
+    decode,
+)
+
+log = logging.getLogger(__name__)
+
+def _record(cls: type, d: dict[str, Any], **extra: Any) -> Any:
+    fields = cls._options.fields  # type: ignore[attr-defined]
+    return cls(**{k: v for k, v in {**d, **extra}.items() if k in fields})
+
+
+def summary_record(d: dict[str, Any]) -> CallSummary:
+    """CallSummary with its nested records built field by field (unknown keys dropped)."""
+    return _record(
+        CallSummary, d,
+        transcript=[_record(TranscriptSegment, s) for s in d["transcript"]],
+        alerts=[_record(Alert, a) for a in d["alerts"]],
+        suggestions=[_record(Suggestion, s) for s in d["suggestions"]],
+        emotion=[_record(EmotionState, e) for e in d["emotion"]],
+    )
+
+
+class StreamsWorker:
+    """The Faust app, its table and agent, wired to an :class:`Assistant`."""
+
+    def __init__(self, settings: StreamsSettings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = StreamsMetrics(self.registry)
+        self.lag = ConsumerLag(
+            self.registry, (settings.topic_transcripts, settings.topic_emotion, settings.topic_events),
+            interval_s=settings.streams_metrics_interval_s,
+        )
+        self.assistant: Assistant | None = None
+        self.ready = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streams-assist")
+        self._reloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streams-reload")
+        # partition -> call_id -> (last record seen, ended?): eviction runs on the partition's
+        # own events, so the table tombstone lands in the right changelog partition
+        self._seen: dict[int, dict[str, tuple[float, bool]]] = defaultdict(dict)
+        self.app = make_app(settings, settings.streams_app_id, self.registry)
+        self._build()
+
+    # -- start-up ---------------------------------------------------------------
+    def load(self) -> None:
+        """Load jieba, the KB and the rules (explicitly, at worker start; fails loudly on a bad file)."""
+        textproc.load()
+        kb, rules = kb_source(self.settings.streams_kb_path), rules_source(self.settings.streams_rules_path)
+        self.assistant = Assistant(kb, rules)
+        self._kb, self._rules = kb, rules
+        self._publish_versions()
+        log.info("streams: KB %s, rules %s", kb.current.version, rules.current.version)
+
+    def _publish_versions(self) -> None:
+        self.metrics.files.info({"kb_version": self._kb.current.version, "rules_version": self._rules.current.version})
+
+    def is_ready(self) -> bool:
+        return self.ready
+
+    def _build(self) -> None:
+        s, app = self.settings, self.app
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self._kinds = {s.topic_transcripts: "transcripts", s.topic_emotion: "emotion", s.topic_events: "events"}
+        inputs = app.topic(s.topic_transcripts, s.topic_emotion, s.topic_events, **raw)
+        self.out = {
+            "alert": app.topic(s.topic_alerts, **raw),
+            "suggestion": app.topic(s.topic_suggestions, **raw),
+            "emotion": app.topic(s.topic_assist_emotion, **raw),
+            "summary": app.topic(s.topic_qa_calls, **raw),
+        }
+        self.table = app.Table("callstate", default=None, partitions=s.partitions)
+
+        @app.agent(inputs, name="assist")
+        async def assist(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                await self.handle(event.message.topic, event.value, event.message.partition)
+
+        @app.timer(interval=s.streams_reload_interval_s)
+        async def reload_files() -> None:
+            await asyncio.get_running_loop().run_in_executor(self._reloader, self._reload)
+
+        @app.timer(interval=s.streams_metrics_interval_s)
+        async def sample_gauges() -> None:
+            # on the worker's loop: Faust's consumer and table are not thread-safe
+            try:
+                self.lag.publish(self.lag.sample_faust(app))
+                self.metrics.calls.set(len(self.table))
+                self.metrics.active_calls.set(active_call_count(self.table.values()))
+            except Exception:  # a metric must never stop the worker
+                log.exception("sampling the gauges failed")
+
+        async def on_assigned(sender: Any, **kwargs: Any) -> None:
+            self.ready = True
+
+        app.on_rebalance_complete.connect(on_assigned)  # type: ignore[arg-type]
+
+    def _reload(self) -> None:
+        for name, src in (("kb", self._kb), ("rules", self._rules)):
+            failed = src.failed_reloads
+            if src.maybe_reload():
+                self.metrics.reloads.labels(name, "ok").inc()
+                self._publish_versions()
+            elif src.failed_reloads > failed:
+                self.metrics.reloads.labels(name, "error").inc()
+
+    # -- per record -------------------------------------------------------------
+    async def handle(self, topic: str, value: bytes | None, partition: int) -> None:
+        kind = self._kinds.get(topic, "unknown")
+        cls = {"transcripts": TranscriptSegment, "emotion": EmotionReading, "events": CallEvent}.get(kind)
+        try:
+            if cls is None:
+                raise RecordDecodeError(f"record from unexpected topic {topic!r}")
+            rec = decode(cls, value)
+            if not rec.call_id:
+                raise RecordDecodeError(f"{cls.__name__}: empty call_id")
+        except RecordDecodeError as exc:
+            self.metrics.malformed.labels(topic).inc()
+            self.metrics.errors.inc("malformed_record")
+            self.metrics.records.labels(kind, "malformed").inc()
+            log.warning("skipping malformed record on %s[%d]: %s", topic, partition, exc)
+            return
+        if kind == "transcripts" and not rec.is_final:
+            self.metrics.records.labels(kind, "partial").inc()  # partials are for display; alerts use finals
+            return
+        call_id = rec.call_id
+        t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            outs, state = await loop.run_in_executor(self._executor, self._apply, kind, rec, self.table.get(call_id))
+        except Exception:
+            # a record the assist logic cannot handle would fail the same way on every redelivery:
+            # log, count and skip it rather than stop the partition behind it
+            self.metrics.errors.inc("internal")
+            self.metrics.records.labels(kind, "error").inc()
+            log.exception("skipping %s record of call %s on %s[%d]: assist failed", kind, call_id, topic, partition)
+            return
+        self.metrics.process.labels(kind).observe(time.perf_counter() - t0)
+        if state is None:
+            self.metrics.records.labels(kind, "duplicate").inc()
+        else:
+            self.metrics.records.labels(kind, "ok").inc()
+        await self._send(call_id, outs)
+        if state is not None:
+            self.table[call_id] = state  # after the outputs are acknowledged (see module doc)
+        ended = self._seen[partition].get(call_id, (0.0, False))[1] or (kind == "events" and rec.kind == "ended")
+        self._seen[partition][call_id] = (time.time(), ended)
+        self._evict(partition)
+
+    def _apply(self, kind: str, rec: Any, raw_state: dict | None) -> tuple[Outputs, dict | None]:
+        """Runs in the executor thread. Returns the outputs and the new state (None: unchanged)."""
+        assert self.assistant is not None
+        state = CallState.from_dict(raw_state) if raw_state else CallState(rec.call_id)
+        a = self.assistant
+        if kind == "transcripts":
+            seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
+                          [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
+            before = len(state.seen_segments)
+            outs = a.on_segment(state, seg)
+            changed = len(state.seen_segments) != before
+        elif kind == "emotion":
+            before = len(state.seen_windows)
+            outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
+                                                    rec.arousal, dict(rec.probs), list(rec.hints)),
+                                source_produced_at=rec.produced_at)
+            changed = len(state.seen_windows) != before
+        else:
+            was = (state.started_at, state.ended)
+            outs = a.on_event(state, rec.kind, ts=rec.ts, duration=rec.duration,
+                              meta={k: getattr(rec, k) for k in ("agent_id", "customer_id", "queue", "language")})
+            changed = (state.started_at, state.ended) != was or raw_state is None
+        return outs, state.to_dict() if changed else None
+
+    async def _send(self, call_id: str, outs: Outputs) -> None:
+        key = call_id.encode()
+        now = time.time()
+        pending = []
+        for a in outs.alerts:
+            pending.append(await self.out["alert"].send(key=key, value=_record(Alert, a, produced_at=now).to_bytes()))
+            self.metrics.alerts.labels(a["severity"], a["rule_kind"]).inc()
+            if a.get("source_produced_at"):
+                self.metrics.to_alert.observe(max(0.0, now - a["source_produced_at"]))
+        for s in outs.suggestions:
+            pending.append(
+                await self.out["suggestion"].send(key=key, value=_record(Suggestion, s, produced_at=now).to_bytes())
+            )
+            self.metrics.suggestions.labels(s["kind"]).inc()
+            if s.get("source_produced_at"):
+                self.metrics.to_suggestion.observe(max(0.0, now - s["source_produced_at"]))
+        if outs.emotion is not None:
+            rec = _record(EmotionState, outs.emotion, produced_at=now)
+            pending.append(await self.out["emotion"].send(key=key, value=rec.to_bytes()))
+        if outs.summary is not None:
+            pending.append(await self.out["summary"].send(key=key, value=summary_record(outs.summary).to_bytes()))
+            self.metrics.summaries.inc()
+        if pending:
+            try:
+                await asyncio.gather(*pending)  # delivered (acks=all) before the table write and the commit
+            except Exception:
+                self.metrics.errors.inc("broker")  # re-raised: the input is not committed and comes back
+                raise
+
+    def _evict(self, partition: int) -> None:
+        """Drop calls that ended ``streams_state_retention_s`` ago, or went silent without an
+        "ended" event for ``streams_idle_timeout_s``."""
+        seen = self._seen.get(partition)
+        if not seen:
+            return
+        now = time.time()
+        s = self.settings
+        for cid, (at, ended) in list(seen.items()):
+            if now - at > (s.streams_state_retention_s if ended else s.streams_idle_timeout_s):
+                del seen[cid]
+                self.table.pop(cid, None)
+
+
+def run_worker(settings: StreamsSettings | None = None) -> int:
+    """``callassist streams``: load, create topics, serve /metrics, run the Faust worker until stopped."""
+    from streams.kafka_clients import ensure_topics
+    from streams.observability import serve_metrics
+
+    s = settings or StreamsSettings()
+    s.bootstrap_servers()  # fail now, with the clear message, when no broker is configured
+    worker = StreamsWorker(s)
+    worker.load()
+    if s.create_topics:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(ensure_topics(s))
+        finally:
+            loop.close()
+        asyncio.set_event_loop(asyncio.new_event_loop())  # a fresh loop for Faust
+    server = serve_metrics(worker.registry, s.metrics_host, s.metrics_port, worker.is_ready)
+    try:
+        faust.Worker(worker.app, loglevel=s.log_level.lower(), override_logging=False).execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        if server is not None:
+            server.stop()
+    return 0

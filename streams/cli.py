@@ -1,0 +1,69 @@
+"""``callassist streams``: the Faust worker, and the offline ``check`` command.
+
+    callassist streams [run]                      start the worker (settings from CALLASSIST_* env)
+    callassist streams check FILE... [--kb K] [--rules R] [--intents]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from streams.kb.versioned import FileFormatError
+
+
+def _check(args: argparse.Namespace) -> int:
+    from streams.assist import DEFAULT_KB, DEFAULT_RULES, Assistant
+    from streams.check import check_file
+
+    try:
+        assistant = Assistant.from_files(args.kb or DEFAULT_KB, args.rules or DEFAULT_RULES)
+    except FileFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in args.files:
+        try:
+            lines, errors = check_file(assistant, path, with_intents=args.intents)
+        except OSError as exc:
+            print(f"error: {path}: {exc.strerror or exc}", file=sys.stderr)
+            status = 2
+            continue
+        for e in errors:
+            print(f"error: {e} (line skipped)", file=sys.stderr)
+        if errors:
+            status = 2
+        for line in lines:
+            print(json.dumps(line, ensure_ascii=False), flush=False)
+    sys.stdout.flush()
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streams.agents import run_worker
+
+    return run_worker()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="callassist streams", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd")
+    sub.add_parser("run", help="start the Faust stream worker (default)")
+    c = sub.add_parser("check", help="run KB, rules and risk scoring over transcript JSONL files")
+    c.add_argument("files", nargs="+", metavar="TRANSCRIPT.jsonl")
+    c.add_argument("--kb", help="knowledge base YAML (default: the bundled sample)")
+    c.add_argument("--rules", help="compliance rules YAML (default: the bundled sample)")
+    c.add_argument("--intents", action="store_true", help="also print the top-3 intents of each segment")
+    args = parser.parse_args(argv or ["run"])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.cmd == "check":
+        return _check(args)
+    return _run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

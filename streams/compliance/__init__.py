@@ -1,0 +1,1 @@
+"""Compliance rules: file format, ASR-tolerant phrase matching, evaluation over a call (pure)."""

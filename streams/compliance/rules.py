@@ -1,0 +1,171 @@
+"""The compliance rule file: schema, validation and loading.
+
+See docs/streams.md for the format.  Three kinds of rule:
+
+* ``forbidden`` -- a phrase that must not be said on a channel (agent mis-selling or
+  abuse; customer escalation signals such as complaint / regulator / lawyer).
+* ``required`` -- a phrase the agent must say before ``deadline_s`` of call time, or
+  before the call ends (``deadline_s: end``).
+* ``ordering`` -- when a trigger phrase is said, a prerequisite (phrases, or another
+  ``required`` rule) must already have been said earlier in the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streams.kb.versioned import FileFormatError, content_version, read_yaml
+
+SEVERITIES = ("low", "medium", "high", "critical")
+Channel = Literal["agent", "customer", "any"]
+
+
+class Phrases(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: list[str] = []
+    en: list[str] = []
+
+    def all(self) -> list[str]:
+        return [p for p in (*self.zh, *self.en) if p.strip()]
+
+
+class Messages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: str = ""
+    en: str = ""
+
+    def pick(self, language: str) -> str:
+        if language.startswith("zh"):
+            return self.zh or self.en
+        return self.en or self.zh
+
+
+class MatchOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    exact: bool = True
+    pinyin: bool = True
+    fuzzy: bool = True
+
+
+class Prerequisite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = ""  # id of a ``required`` rule whose phrases count as the prerequisite
+    channel: Channel = "agent"
+    phrases: Phrases = Phrases()
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    kind: Literal["forbidden", "required", "ordering"]
+    severity: Literal["low", "medium", "high", "critical"]
+    channel: Channel = "agent"
+    category: str = ""
+    message: Messages
+    phrases: Phrases
+    except_: Phrases = Field(Phrases(), alias="except")
+    match: MatchOptions = MatchOptions()
+    once_per_call: bool = False
+    # required
+    deadline_s: float | Literal["end"] | None = None
+    min_call_s: float = 0.0
+    # ordering
+    requires: Prerequisite | None = None
+
+    @field_validator("phrases")
+    @classmethod
+    def _some_phrases(cls, v: Phrases) -> Phrases:
+        if not v.all():
+            raise ValueError("needs at least one phrase (zh or en)")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Rule:
+        if self.kind == "required" and self.deadline_s is None:
+            raise ValueError("a required rule needs deadline_s (seconds of call time, or 'end')")
+        if self.kind != "required" and self.deadline_s is not None:
+            raise ValueError("deadline_s only applies to required rules")
+        if self.kind == "ordering":
+            if self.requires is None or not (self.requires.rule or self.requires.phrases.all()):
+                raise ValueError("an ordering rule needs requires.rule or requires.phrases")
+        elif self.requires is not None:
+            raise ValueError("requires only applies to ordering rules")
+        return self
+
+
+class Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fuzzy_threshold_en: float = Field(90.0, ge=50, le=100)
+    fuzzy_threshold_zh: float = Field(80.0, ge=50, le=100)
+    fuzzy_min_chars_en: int = 10
+    fuzzy_min_chars_zh: int = 4
+    pinyin_min_chars: int = 2
+    deadline_grace_s: float = 8.0
+
+
+class RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1)
+    defaults: Defaults = Defaults()
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _refs(self) -> RuleFile:
+        ids = [r.id for r in self.rules]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate rule id(s): {', '.join(sorted(dup))}")
+        required = {r.id for r in self.rules if r.kind == "required"}
+        for r in self.rules:
+            if r.requires and r.requires.rule and r.requires.rule not in required:
+                raise ValueError(f"rule {r.id}: requires.rule {r.requires.rule!r} is not a required rule")
+        return self
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    defaults: Defaults
+    rules: tuple[Rule, ...]
+    path: str = ""
+
+    def by_id(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+def parse_rules(data: dict, raw: bytes, path: str = "<rules>") -> RuleSet:
+    try:
+        rf = RuleFile.model_validate(data)
+    except ValidationError as exc:
+        raise FileFormatError(f"{path}: invalid rule file:\n{_describe(exc, data)}") from exc
+    return RuleSet(content_version(rf.version, raw), rf.defaults, tuple(rf.rules), path)
+
+
+def load_rules(path: Path | str) -> RuleSet:
+    p = Path(path)
+    data, raw = read_yaml(p)
+    return parse_rules(data, raw, str(p))
+
+
+def _describe(exc: ValidationError, data: dict) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = err["loc"]
+        where = ".".join(str(x) for x in loc)
+        # name the rule id as well as its index: authors look rules up by id
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                where = f"rules[{loc[1]}] (id={data['rules'][loc[1]].get('id', '?')})" + "".join(
+                    f".{x}" for x in loc[2:]
+                )
+            except (KeyError, IndexError, AttributeError, TypeError):
+                pass
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)

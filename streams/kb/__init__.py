@@ -1,0 +1,1 @@
+"""Knowledge base retrieval and intent recognition (pure: no Faust, no Kafka)."""

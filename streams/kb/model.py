@@ -1,0 +1,115 @@
+"""The knowledge-base file: schema, validation, loading.  See docs/streams.md for the format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from streams.kb.versioned import FileFormatError, content_version, read_yaml
+from streams.strategy import StrategyDef
+
+
+class LangList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: list[str] = []
+    en: list[str] = []
+
+    def all(self) -> list[str]:
+        return [x for x in (*self.zh, *self.en) if x.strip()]
+
+
+class LangText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: str = ""
+    en: str = ""
+
+    def pick(self, language: str) -> str:
+        return (self.zh or self.en) if language.startswith("zh") else (self.en or self.zh)
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    intent: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: LangText
+    questions: LangList
+    keywords: LangList = LangList()
+    answer: LangText
+    links: list[str] = []
+    tags: list[str] = []
+
+    @model_validator(mode="after")
+    def _content(self) -> Entry:
+        if not self.questions.all():
+            raise ValueError("needs at least one trigger question (zh or en)")
+        if not (self.answer.zh or self.answer.en):
+            raise ValueError("needs an answer (zh or en)")
+        return self
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_score: float = Field(0.45, ge=0.0, le=1.0)
+    channels: list[str] = ["customer"]
+    keyword_weight: float = Field(0.45, ge=0.0, le=1.0)
+    repeat_after_s: float = Field(0.0, ge=0.0, description="0: an entry is suggested once per call")
+
+
+class KBFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1)
+    settings: Settings = Settings()
+    entries: list[Entry] = Field(min_length=1)
+    strategies: list[StrategyDef] = []
+    agitation_cues: LangList = LangList()
+
+    @model_validator(mode="after")
+    def _unique(self) -> KBFile:
+        for what, ids in (("entry", [e.id for e in self.entries]), ("strategy", [s.id for s in self.strategies])):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                raise ValueError(f"duplicate {what} id(s): {', '.join(dup)}")
+        return self
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    version: str
+    settings: Settings
+    entries: tuple[Entry, ...]
+    strategies: tuple[StrategyDef, ...]
+    agitation_cues: LangList
+    path: str = ""
+
+    @property
+    def intents(self) -> list[str]:
+        return sorted({e.intent for e in self.entries})
+
+
+def parse_kb(data: dict, raw: bytes, path: str = "<kb>") -> KnowledgeBase:
+    try:
+        f = KBFile.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = err["loc"]
+            where = ".".join(str(x) for x in loc)
+            if len(loc) >= 2 and loc[0] in ("entries", "strategies") and isinstance(loc[1], int):
+                try:
+                    ident = data[loc[0]][loc[1]].get("id", "?")
+                    where = f"{loc[0]}[{loc[1]}] (id={ident})" + "".join(f".{x}" for x in loc[2:])
+                except (KeyError, IndexError, AttributeError, TypeError):
+                    pass
+            lines.append(f"  {where}: {err['msg']}")
+        raise FileFormatError(f"{path}: invalid knowledge base:\n" + "\n".join(lines)) from exc
+    return KnowledgeBase(
+        content_version(f.version, raw), f.settings, tuple(f.entries), tuple(f.strategies), f.agitation_cues, path
+    )
+
+
+def load_kb(path: Path | str) -> KnowledgeBase:
+    p = Path(path)
+    data, raw = read_yaml(p)
+    return parse_kb(data, raw, str(p))

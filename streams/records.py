@@ -1,0 +1,369 @@
+"""Topic records: the wire contract between every callassist process.
+
+Every record is a typed, versioned Faust ``Record`` serialised as JSON, except the
+audio frame, which is bulk bytes and travels as a small JSON header plus the raw
+payload (see :class:`AudioFrame`).  Every record carries ``call_id``; Kafka keys are
+``call_id`` so one call's data stays ordered on one partition.
+
+Versioning: each record has ``v`` (schema major version).  Adding an optional field
+keeps ``v``; renaming/removing/changing a field's meaning bumps it, and
+:func:`decode` refuses records of a newer major version with a clear error instead
+of misreading them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import faust
+from faust.utils import json as faust_json
+
+SCHEMA_VERSION = 1
+
+CHANNELS = ("agent", "customer")
+AUDIO_ENCODINGS = ("pcm16le", "mulaw")
+
+
+class RecordDecodeError(ValueError):
+    """A record on a topic could not be decoded (malformed, wrong type, newer schema)."""
+
+
+class _Base(faust.Record, serializer="json", include_metadata=False, abstract=True):
+    def to_bytes(self) -> bytes:
+        # Faust's JSON encoder serialises nested records via their __json__()
+        return faust_json.dumps(self).encode()
+
+
+# ---------------------------------------------------------------------------
+# calls.events
+# ---------------------------------------------------------------------------
+class CallEvent(_Base):
+    """A call started or ended (topic ``calls.events``)."""
+
+    call_id: str
+    kind: str  # "started" | "ended"
+    ts: float  # epoch seconds
+    agent_id: str = ""
+    customer_id: str = ""
+    queue: str = ""
+    language: str = ""  # "zh", "en" or "" (detect)
+    encoding: str = "pcm16le"
+    sample_rate: int = 16000
+    source: str = ""  # "ws", "twilio", "replay"
+    reason: str = ""  # for "ended": "hangup", "client_disconnected", "replaced", ...
+    duration: float = 0.0  # for "ended": audio seconds seen
+    v: int = SCHEMA_VERSION
+
+
+# ---------------------------------------------------------------------------
+# calls.transcripts
+# ---------------------------------------------------------------------------
+class Word(_Base):
+    start: float
+    end: float
+    text: str
+    probability: float = 0.0
+
+
+class TranscriptSegment(_Base):
+    """Partial or final text for one utterance of one channel (topic ``calls.transcripts``).
+
+    ``segment_id`` is the idempotency key: a partial is replaced by later partials
+    and finally by the final with the same ``segment_id``; a duplicate final (at-least-once
+    delivery) carries the same id and must be ignored by consumers.
+    """
+
+    call_id: str
+    channel: str
+    segment_id: str
+    is_final: bool
+    start: float  # call time, seconds
+    end: float
+    text: str
+    language: str = ""
+    words: list[Word] = []  # noqa: RUF012  (Faust copies defaults)
+    revision: int = 0
+    produced_at: float = 0.0  # epoch seconds when this record was produced
+    audio_end_at: float = 0.0  # epoch seconds at which the segment's last audio was captured
+    stable_len: int = 0  # partials: leading characters of `text` confirmed by LocalAgreement (won't change)
+    v: int = SCHEMA_VERSION
+
+
+# ---------------------------------------------------------------------------
+# calls.emotion  and  assist.emotion
+# ---------------------------------------------------------------------------
+class EmotionReading(_Base):
+    """One analysis window of one channel (topic ``calls.emotion``)."""
+
+    call_id: str
+    channel: str
+    window_id: str  # idempotency key: "{call_id}:{channel}:{n}"
+    start: float
+    end: float
+    probs: dict[str, float]  # class -> probability (neutral, angry, sad, happy)
+    arousal: float  # 0..1, probability-like "agitated" score
+    state: str  # stable state after smoothing + hysteresis
+    state_changed: bool = False
+    voiced_ratio: float = 0.0
+    speaking_rate: float = 0.0  # syllable-like onsets per second (agent hints)
+    loudness_db: float = 0.0
+    hints: list[str] = []  # noqa: RUF012
+    produced_at: float = 0.0
+    v: int = SCHEMA_VERSION
+
+
+class EmotionState(_Base):
+    """Per-call emotion state for the panels (topic ``assist.emotion``)."""
+
+    call_id: str
+    channel: str
+    state: str
+    arousal: float
+    trend: str  # "rising" | "falling" | "steady"
+    probs: dict[str, float] = {}  # noqa: RUF012
+    at: float = 0.0  # call time of the window end
+    hints: list[str] = []  # noqa: RUF012
+    produced_at: float = 0.0
+    v: int = SCHEMA_VERSION
+
+
+# ---------------------------------------------------------------------------
+# assist.suggestions  and  assist.alerts
+# ---------------------------------------------------------------------------
+class Suggestion(_Base):
+    """A suggested reply (knowledge base) or response strategy (topic ``assist.suggestions``)."""
+
+    call_id: str
+    suggestion_id: str  # idempotency key
+    kind: str  # "kb" | "strategy"
+    intent: str
+    title: str
+    text: str  # the reply the agent can use
+    score: float = 0.0
+    evidence: str = ""  # transcript text that triggered it
+    segment_id: str = ""
+    links: list[str] = []  # noqa: RUF012
+    kb_version: str = ""
+    language: str = ""
+    produced_at: float = 0.0
+    source_produced_at: float = 0.0  # produced_at of the transcript record that triggered it
+    matched: list[str] = []  # noqa: RUF012  (keywords / trigger question / conditions that matched)
+    v: int = SCHEMA_VERSION
+
+
+class Alert(_Base):
+    """A compliance alert (topic ``assist.alerts``)."""
+
+    call_id: str
+    alert_id: str  # idempotency key: rule id + evidence segment (or deadline)
+    rule_id: str
+    rule_kind: str  # "forbidden" | "required_missing" | "ordering"
+    severity: str  # "low" | "medium" | "high" | "critical"
+    channel: str
+    message: str
+    evidence: str = ""
+    evidence_start: float = 0.0
+    evidence_end: float = 0.0
+    segment_id: str = ""
+    rules_version: str = ""
+    produced_at: float = 0.0
+    source_produced_at: float = 0.0
+    matched_phrase: str = ""  # the rule phrase that matched (evidence is what was actually said)
+    match_method: str = ""  # exact | tokens | pinyin | fuzzy | absent (required phrase missing)
+    match_score: float = 0.0
+    category: str = ""  # rule category, e.g. mis_selling, escalation, disclosure
+    v: int = SCHEMA_VERSION
+
+
+# ---------------------------------------------------------------------------
+# qa.calls
+# ---------------------------------------------------------------------------
+class CallSummary(_Base):
+    """A finished call, scored for QA (topic ``qa.calls``). Idempotent by ``call_id``."""
+
+    call_id: str
+    agent_id: str = ""
+    customer_id: str = ""
+    queue: str = ""
+    language: str = ""
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    duration: float = 0.0
+    risk_score: float = 0.0  # 0..100
+    risk_level: str = "low"
+    reasons: list[str] = []  # noqa: RUF012
+    transcript: list[TranscriptSegment] = []  # noqa: RUF012  (finals only)
+    alerts: list[Alert] = []  # noqa: RUF012
+    suggestions: list[Suggestion] = []  # noqa: RUF012
+    emotion: list[EmotionState] = []  # noqa: RUF012
+    kb_version: str = ""
+    rules_version: str = ""
+    v: int = SCHEMA_VERSION
+
+
+R = TypeVar("R", bound=_Base)
+
+
+def decode(cls: type[R], data: bytes | str | dict[str, Any] | None) -> R:
+    """Decode one JSON record, raising :class:`RecordDecodeError` with a clear reason."""
+    if data is None:
+        raise RecordDecodeError(f"{cls.__name__}: empty value (tombstone)")
+    try:
+        obj = json.loads(data) if isinstance(data, (bytes, str)) else data
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordDecodeError(f"{cls.__name__}: not JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise RecordDecodeError(f"{cls.__name__}: expected a JSON object, got {type(obj).__name__}")
+    version = obj.get("v", SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RecordDecodeError(f"{cls.__name__}: schema version {version!r} is newer than {SCHEMA_VERSION}")
+    missing = [f for f in cls._options.fields if f not in obj and f not in cls._options.defaults]
+    if missing:
+        raise RecordDecodeError(f"{cls.__name__}: missing field(s) {', '.join(missing)}")
+    known = {k: v for k, v in obj.items() if k in cls._options.fields}
+    try:
+        rec = cls.from_data(known)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RecordDecodeError(f"{cls.__name__}: {exc}") from exc
+    _check_types(cls, rec)
+    return rec
+
+
+_SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    float: (int, float),
+    int: (int,),
+    bool: (bool,),
+}
+
+
+def _check_types(cls: type[_Base], rec: _Base) -> None:
+    # Faust does not validate JSON types; a string where a float belongs would blow up
+    # later in a worker, far from the bad record. Check the flat fields here.
+    for name, typ in cls._options.fields.items():
+        expected = _SIMPLE_TYPES.get(typ)
+        if expected is None:
+            continue
+        value = getattr(rec, name)
+        if isinstance(value, bool) and typ is not bool:
+            raise RecordDecodeError(f"{cls.__name__}.{name}: expected {typ.__name__}, got bool")
+        if not isinstance(value, expected):
+            raise RecordDecodeError(f"{cls.__name__}.{name}: expected {typ.__name__}, got {type(value).__name__}")
+
+
+# ---------------------------------------------------------------------------
+# calls.audio: binary framing
+# ---------------------------------------------------------------------------
+_AUDIO_MAGIC = b"CA"
+_HEADER_LEN = struct.Struct(">H")  # header length, big-endian uint16
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """One channel's audio frame (topic ``calls.audio``), 100–500 ms of audio.
+
+    Wire format: ``b"CA"`` + uint16 header length + JSON header + raw payload.  The
+    payload keeps the telephony encoding it arrived in (``mulaw`` 8 kHz or ``pcm16le``)
+    so the topic carries no base64 overhead.  Idempotent by ``(call_id, channel, seq)``.
+    """
+
+    call_id: str
+    channel: str  # "agent" | "customer"
+    seq: int  # per call and channel, from 0, no gaps
+    start: float  # call time (seconds) of the first sample
+    encoding: str  # "pcm16le" | "mulaw"
+    sample_rate: int
+    payload: bytes
+    captured_at: float = 0.0  # epoch seconds when the last sample was received by ingest
+    v: int = SCHEMA_VERSION
+
+    TOPIC_KIND: ClassVar[str] = "audio"
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.payload) // (2 if self.encoding == "pcm16le" else 1)
+
+    @property
+    def duration(self) -> float:
+        return self.sample_count / self.sample_rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    def to_bytes(self) -> bytes:
+        header = json.dumps(
+            {
+                "v": self.v,
+                "call_id": self.call_id,
+                "channel": self.channel,
+                "seq": self.seq,
+                "start": self.start,
+                "encoding": self.encoding,
+                "sample_rate": self.sample_rate,
+                "captured_at": self.captured_at,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return _AUDIO_MAGIC + _HEADER_LEN.pack(len(header)) + header + self.payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> AudioFrame:
+        if not data or len(data) < 4 or data[:2] != _AUDIO_MAGIC:
+            raise RecordDecodeError("AudioFrame: not an audio frame (bad magic)")
+        (hlen,) = _HEADER_LEN.unpack_from(data, 2)
+        if len(data) < 4 + hlen:
+            raise RecordDecodeError("AudioFrame: truncated header")
+        try:
+            h = json.loads(data[4 : 4 + hlen])
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RecordDecodeError(f"AudioFrame: bad header ({exc})") from exc
+        if not isinstance(h, dict):
+            raise RecordDecodeError("AudioFrame: header is not an object")
+        if h.get("v", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise RecordDecodeError(f"AudioFrame: schema version {h.get('v')} is newer than {SCHEMA_VERSION}")
+        try:
+            frame = cls(
+                call_id=str(h["call_id"]),
+                channel=str(h["channel"]),
+                seq=int(h["seq"]),
+                start=float(h["start"]),
+                encoding=str(h["encoding"]),
+                sample_rate=int(h["sample_rate"]),
+                payload=bytes(data[4 + hlen :]),
+                captured_at=float(h.get("captured_at", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordDecodeError(f"AudioFrame: bad header field ({exc})") from exc
+        frame.validate()
+        return frame
+
+    def validate(self) -> None:
+        if not self.call_id:
+            raise RecordDecodeError("AudioFrame: empty call_id")
+        if self.channel not in CHANNELS:
+            raise RecordDecodeError(f"AudioFrame: unknown channel {self.channel!r}")
+        if self.encoding not in AUDIO_ENCODINGS:
+            raise RecordDecodeError(f"AudioFrame: unknown encoding {self.encoding!r}")
+        if not 8000 <= self.sample_rate <= 48000:
+            raise RecordDecodeError(f"AudioFrame: unsupported sample rate {self.sample_rate}")
+        if self.encoding == "pcm16le" and len(self.payload) % 2:
+            raise RecordDecodeError("AudioFrame: odd-length PCM16 payload")
+        if self.seq < 0:
+            raise RecordDecodeError("AudioFrame: negative seq")
+
+
+#: topic setting name -> record type carried on it (documentation and tests use this)
+TOPIC_RECORDS: dict[str, type] = {
+    "audio": AudioFrame,
+    "events": CallEvent,
+    "transcripts": TranscriptSegment,
+    "emotion": EmotionReading,
+    "suggestions": Suggestion,
+    "alerts": Alert,
+    "assist_emotion": EmotionState,
+    "qa_calls": CallSummary,
+}

@@ -1,0 +1,146 @@
+"""Response strategy: what the agent should do *now*, from the customer's emotion and intent.
+
+Knowledge-base answers say what is true; a strategy says how to handle the person.  An
+angry customer who wants to cancel gets "apologise, acknowledge, then offer retention
+options" -- and the cancellation-link answer is held back (``suppress_intents``) because
+pushing a cancellation form at an angry caller loses the customer and is what QA flags.
+
+Strategies live in the knowledge-base file (``strategies:``) so they are edited and
+versioned with it.  Emotion comes from the acoustic emotion worker *and* from the words
+(``agitation_cues``): acoustic windows may arrive after the transcript, and the design
+notes show acoustic emotion alone is unreliable on real calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streams.callstate import CallState
+
+AGITATED_STATES = frozenset({"angry", "agitated", "upset", "frustrated"})
+INTENT_MEMORY_S = 180.0  # an intent stated this long ago still shapes the strategy
+TEXT_AGITATION_MEMORY_S = 60.0
+TEXT_AGITATION_AROUSAL = 0.75  # arousal credited to an agitation cue in the words
+
+
+class Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: str = ""
+    en: str = ""
+
+    def pick(self, language: str) -> str:
+        return (self.zh or self.en) if language.startswith("zh") else (self.en or self.zh)
+
+
+class When(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    emotion: list[str] = []  # customer states, e.g. [angry]; empty = any
+    min_arousal: float = Field(0.0, ge=0.0, le=1.0)
+    trend: list[str] = []  # e.g. [rising]; empty = any
+    intents: list[str] = []  # any of these intents recently recognised; empty = any
+    alerts: list[str] = []  # any of these rule ids fired; empty = any
+
+
+class StrategyDef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    priority: int = 0
+    when: When
+    title: Texts
+    text: Texts
+    suppress_intents: list[str] = []
+    skip_if_fired: list[str] = []  # a more specific strategy already covered this call
+    links: list[str] = []
+
+
+@dataclass(slots=True)
+class StrategyHit:
+    strategy: StrategyDef
+    score: float
+    evidence: str
+    reasons: list[str]
+
+
+def customer_mood(state: CallState, text_cue_at: float | None) -> tuple[str, float, str, str]:
+    """(state, arousal, trend, evidence) of the customer, fusing acoustic emotion and word cues."""
+    e = state.latest_emotion("customer")
+    st, ar, tr, ev = ("neutral", 0.0, "steady", "")
+    if e is not None:
+        st, ar, tr = e["state"], float(e["arousal"]), e.get("trend", "steady")
+        ev = f"voice: {st} (arousal {ar:.2f}, {tr}) at {e['at']:.1f}s"
+    if text_cue_at is not None and state.call_time - text_cue_at <= TEXT_AGITATION_MEMORY_S:
+        if ar < TEXT_AGITATION_AROUSAL or st not in AGITATED_STATES:
+            st, ar = "angry", max(ar, TEXT_AGITATION_AROUSAL)
+            cue = state.strategy.get("cue_text", "")
+            ev = (ev + "; " if ev else "") + f"words: {cue!r}"
+    return st, ar, tr, ev
+
+
+def recent_intents(state: CallState) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for it in state.intents:
+        if state.call_time - it["at"] <= INTENT_MEMORY_S:
+            out[it["intent"]] = max(out.get(it["intent"], 0.0), it["score"])
+    return out
+
+
+def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | None:
+    """The highest-priority strategy whose conditions hold now and that has not fired yet."""
+    mem = state.strategy
+    fired = set(mem.get("fired", []))
+    cue_at = mem.get("cue_at")
+    st, ar, tr, ev = customer_mood(state, cue_at)
+    intents = recent_intents(state)
+    alert_rules = {a["rule_id"] for a in state.alerts}
+    best: StrategyHit | None = None
+    for s in strategies:
+        if s.id in fired or fired.intersection(s.skip_if_fired):
+            continue
+        w = s.when
+        reasons = []
+        if w.emotion:
+            if st not in w.emotion or ar < w.min_arousal:
+                continue
+            reasons.append(ev)
+        if w.trend and tr not in w.trend:
+            continue
+        score = ar if w.emotion else 0.5
+        if w.intents:
+            hit = [i for i in w.intents if i in intents]
+            if not hit:
+                continue
+            score = max(score, max(intents[i] for i in hit))
+            reasons.append("intent: " + ", ".join(hit))
+        if w.alerts:
+            hit = [a for a in w.alerts if a in alert_rules]
+            if not hit:
+                continue
+            reasons.append("alert: " + ", ".join(hit))
+        if not (w.emotion or w.intents or w.alerts):
+            continue  # a strategy with no condition would fire on every call
+        if best is None or s.priority > best.strategy.priority:
+            best = StrategyHit(s, round(min(1.0, score), 3), "; ".join(r for r in reasons if r), reasons)
+    return best
+
+
+def mark_fired(state: CallState, hit: StrategyHit) -> None:
+    mem = state.strategy
+    mem.setdefault("fired", []).append(hit.strategy.id)
+    sup = mem.setdefault("suppressed", [])
+    sup.extend(i for i in hit.strategy.suppress_intents if i not in sup)
+
+
+def note_text_cue(state: CallState, at: float, text: str) -> None:
+    state.strategy["cue_at"] = at
+    state.strategy["cue_text"] = text
+
+
+def suppressed_intents(state: CallState) -> set[str]:
+    return set(state.strategy.get("suppressed", []))
+
+
+def to_dict(hit: StrategyHit) -> dict[str, Any]:
+    return {"id": hit.strategy.id, "score": hit.score, "evidence": hit.evidence}

@@ -1,0 +1,59 @@
+"""Latency joins of `callassist bench`: Kafka records and agent-socket updates → observations."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.bench_listen import KafkaTap, UiTap
+from streams.records import Alert, Suggestion, TranscriptSegment
+from streams.settings import CommonSettings
+
+pytestmark = pytest.mark.unit
+
+
+def seg(sid: str, rev: int, final: bool, audio_end_at: float, call: str = "c1") -> TranscriptSegment:
+    return TranscriptSegment(call_id=call, channel="agent", segment_id=sid, is_final=final, start=0.0, end=1.0,
+                             text="hello", revision=rev, produced_at=audio_end_at + 0.3, audio_end_at=audio_end_at)
+
+
+def tap() -> KafkaTap:
+    t = KafkaTap(CommonSettings(broker_url="127.0.0.1:1"), {"c1"})
+    t.seen.transcripts += [
+        (100.5, seg("s1", 0, False, 100.0)),
+        (101.2, seg("s1", 1, False, 100.6)),
+        (102.0, seg("s1", 2, True, 101.0)),
+        (109.0, seg("s1", 2, True, 101.0)),  # redelivered final: counted once, at its first arrival
+        (103.0, seg("s2", 0, False, 0.0)),  # no capture time: not measurable
+    ]
+    t.seen.alerts.append((102.1, Alert(call_id="c1", alert_id="a1", rule_id="R", rule_kind="forbidden",
+                                       severity="high", channel="agent", message="m", source_produced_at=102.0)))
+    t.seen.suggestions.append((102.3, Suggestion(call_id="c1", suggestion_id="g1", kind="kb", intent="i", title="t",
+                                                 text="x", source_produced_at=0.0)))
+    return t
+
+
+def test_kafka_observations_measure_from_capture_and_trigger_times_and_drop_duplicates():
+    d = tap().observations()
+    got = sorted((o.kind, o.key, round(o.latency_s, 3)) for o in d.items)
+    assert got == [("alert", "a1", 0.1), ("final", "s1", 1.0), ("partial", "s1#0", 0.5), ("partial", "s1#1", 0.6)]
+    assert d.duplicates == 1
+
+
+def test_ui_updates_are_joined_with_the_kafka_records_by_segment_revision_and_alert_id():
+    ui = UiTap("ws://x/ws", "token")
+    ui.updates = [
+        (100.7, {"type": "update", "call_id": "c1", "kind": "segment",
+                 "item": {"segment_id": "s1", "revision": 0, "is_final": False}}),
+        (102.4, {"type": "update", "call_id": "c1", "kind": "segment",
+                 "item": {"segment_id": "s1", "revision": 2, "is_final": True}}),
+        (102.2, {"type": "update", "call_id": "c1", "kind": "alert", "item": {"alert_id": "a1"}}),
+        (102.5, {"type": "update", "call_id": "c1", "kind": "suggestion", "item": {"suggestion_id": "g1"}}),
+        (103.0, {"type": "update", "call_id": "c1", "kind": "segment",
+                 "item": {"segment_id": "zz", "revision": 0, "is_final": False}}),  # never seen on Kafka
+        (103.0, {"type": "update", "call_id": "other", "kind": "alert", "item": {"alert_id": "a9"}}),
+        (103.0, {"type": "update", "call_id": "c1", "kind": "emotion", "item": {}}),
+    ]
+    d, unjoined = ui.observations(tap(), {"c1"})
+    got = sorted((o.kind, o.key, round(o.latency_s, 3)) for o in d.items)
+    assert got == [("alert", "a1", 0.2), ("final", "s1", 1.4), ("partial", "s1#0", 0.7)]
+    assert unjoined == 1  # the unknown segment; the suggestion without a trigger time is not measurable

@@ -1,0 +1,61 @@
+"""Per-call state: dedupe, emotion trend, (de)serialisation for the Faust table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streams.callstate import CallState, EmotionPoint, Segment
+
+pytestmark = pytest.mark.unit
+
+
+def _emo(n: int, arousal: float, state: str = "neutral") -> EmotionPoint:
+    return EmotionPoint(f"c:customer:{n}", "customer", 2.0 * n, 2.0 * n + 2, state, arousal)
+
+
+def test_duplicate_segment_is_ignored() -> None:
+    st = CallState("c")
+    s = Segment("a", "agent", 0.0, 2.0, "hello", "en")
+    assert st.add_segment(s) is True
+    assert st.add_segment(s) is False
+    assert len(st.segments) == 1 and st.call_time == 2.0 and st.language == "en"
+
+
+def test_duplicate_emotion_window_is_ignored_and_trend_follows_arousal() -> None:
+    st = CallState("c")
+    trends = [(st.add_emotion(_emo(i, a)) or {})["trend"] for i, a in enumerate([0.2, 0.2, 0.25, 0.5, 0.7, 0.8])]
+    assert trends[0] == "steady" and trends[-1] == "rising"
+    assert st.add_emotion(_emo(5, 0.8)) is None
+    falling = [(st.add_emotion(_emo(10 + i, a)) or {})["trend"] for i, a in enumerate([0.5, 0.3, 0.2, 0.1])]
+    assert falling[-1] == "falling"
+
+
+def test_alert_and_suggestion_dedupe() -> None:
+    st = CallState("c")
+    assert st.add_alert({"alert_id": "R:s1"}) and not st.add_alert({"alert_id": "R:s1"})
+    assert st.add_suggestion("kb:x", {"id": 1}) and not st.add_suggestion("kb:x", {"id": 2})
+    assert len(st.alerts) == 1 and len(st.suggestions) == 1
+
+
+def test_round_trip_through_json_keeps_dedupe_memory() -> None:
+    st = CallState("c", agent_id="a7")
+    st.add_segment(Segment("s1", "customer", 0, 1, "我要退保", "zh"))
+    st.add_emotion(_emo(1, 0.9, "angry"))
+    st.add_alert({"alert_id": "R:s1"})
+    st.compliance["done"] = ["HELLO"]
+    back = CallState.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert back == st
+    assert back.add_segment(Segment("s1", "customer", 0, 1, "我要退保")) is False
+    assert back.add_emotion(_emo(1, 0.9, "angry")) is None
+
+
+def test_from_dict_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        CallState.from_dict({"no": "call id"})
+
+
+def test_span_times_from_words_or_characters() -> None:
+    s = Segment("s", "agent", 10.0, 14.0, "abcd")
+    assert s.time_of(2, 4) == (12.0, 14.0)
