@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.bench_stats import Dedup, Observation
+from pipeline.bench_stats import Dedup, Observation, ShownUpdate, word_observations
 from streams.kafka_clients import make_consumer, start_client
 from streams.records import Alert, RecordDecodeError, Suggestion, TranscriptSegment, decode
 from streams.settings import CommonSettings
@@ -38,6 +38,11 @@ class Seen:
     alerts: list[tuple[float, Alert]] = field(default_factory=list)
     suggestions: list[tuple[float, Suggestion]] = field(default_factory=list)
     last_at: float = 0.0  # receive time of the newest record (settling: "nothing new for a while")
+
+
+def _shown(seg: TranscriptSegment, at: float) -> ShownUpdate:
+    return ShownUpdate(seg.call_id, seg.segment_id, bool(seg.is_final), float(seg.end), float(seg.audio_end_at),
+                       tuple(float(w.end) for w in seg.words) if seg.is_final else (), at)
 
 
 class KafkaTap:
@@ -101,6 +106,8 @@ class KafkaTap:
             kind = "final" if seg.is_final else "partial"
             key = seg.segment_id if seg.is_final else f"{seg.segment_id}#{seg.revision}"
             d.add(Observation(kind, seg.call_id, key, at - seg.audio_end_at))
+        for o in word_observations(_shown(seg, at) for at, seg in self.seen.transcripts):
+            d.add(o)
         for at, a in self.seen.alerts:
             if a.source_produced_at > 0:
                 d.add(Observation("alert", a.call_id, a.alert_id, at - a.source_produced_at))
@@ -158,8 +165,11 @@ class UiTap:
     def observations(self, kafka: KafkaTap, call_ids: set[str]) -> tuple[Dedup, int]:
         """Screen latencies joined with the Kafka records; also returns updates that could not be joined."""
         seg_end: dict[tuple[str, int, bool], float] = {}
+        records: dict[tuple[str, int, bool], TranscriptSegment] = {}
         for _, seg in kafka.seen.transcripts:
             seg_end.setdefault((seg.segment_id, seg.revision, seg.is_final), seg.audio_end_at)
+            records.setdefault((seg.segment_id, seg.revision, seg.is_final), seg)
+        shown: list[ShownUpdate] = []
         alert_src = {a.alert_id: a.source_produced_at for _, a in kafka.seen.alerts}
         sugg_src = {s.suggestion_id: s.source_produced_at for _, s in kafka.seen.suggestions}
         d, unjoined = Dedup(), 0
@@ -172,6 +182,9 @@ class UiTap:
                 ref = seg_end.get((item.get("segment_id", ""), int(item.get("revision", 0)), final))
                 key = item.get("segment_id", "") if final else f"{item.get('segment_id')}#{item.get('revision')}"
                 obs_kind = "final" if final else "partial"
+                rec = records.get((item.get("segment_id", ""), int(item.get("revision", 0)), final))
+                if rec is not None:
+                    shown.append(_shown(rec, at))
             elif kind == "alert":
                 ref, key, obs_kind = alert_src.get(item.get("alert_id", "")), item.get("alert_id", ""), "alert"
             elif kind == "suggestion":
@@ -185,4 +198,6 @@ class UiTap:
             if ref <= 0:
                 continue  # the record carries no reference time (e.g. a transcript without capture time)
             d.add(Observation(obs_kind, call_id, key, at - ref))
+        for o in word_observations(shown):
+            d.add(o)
         return d, unjoined

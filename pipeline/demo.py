@@ -170,9 +170,9 @@ def _print_urls(settings: DemoSettings) -> None:
     base = f"http://{settings.ui_host}:{settings.ui_port}"
     print("", flush=True)
     print("callassist demo is running:", flush=True)
-    print(f"  agent panel      {base}/agent.html    (sign in with token: demo-agent-1)", flush=True)
-    print(f"  supervisor wall  {base}/supervisor.html  (token: demo-supervisor)", flush=True)
-    print(f"  QA review        {base}/qa.html       (token: demo-qa)", flush=True)
+    print(f"  agent panel      {base}/agent.html    (agent-1 Li Na, token: demo-agent-1-token)", flush=True)
+    print(f"  supervisor wall  {base}/supervisor.html  (token: demo-supervisor-token)", flush=True)
+    print(f"  QA review        {base}/qa.html       (token: demo-qa-reviewer-token)", flush=True)
     print(f"  audio ingest     ws://127.0.0.1:{settings.ingest_port}/calls  (token {settings.demo_ingest_token};"
           " docs/ingest.md)", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

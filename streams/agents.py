@@ -197,15 +197,15 @@ class StreamsWorker:
         if kind == "transcripts":
             seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
                           [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
-            before = len(state.seen_segments)
+            new = seg.segment_id not in state.seen_segments
             outs = a.on_segment(state, seg)
-            changed = len(state.seen_segments) != before
+            changed = new and seg.segment_id in state.seen_segments
         elif kind == "emotion":
-            before = len(state.seen_windows)
+            new = rec.window_id not in state.seen_windows
             outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
                                                     rec.arousal, dict(rec.probs), list(rec.hints)),
                                 source_produced_at=rec.produced_at)
-            changed = len(state.seen_windows) != before
+            changed = new and rec.window_id in state.seen_windows
         else:
             was = (state.started_at, state.ended)
             outs = a.on_event(state, rec.kind, ts=rec.ts, duration=rec.duration,

@@ -145,7 +145,7 @@ class Assistant:
                 state.topic = {"segment_id": seg.segment_id, "text": seg.text, "at": seg.end}
             if hits and hits[0].score >= index.kb.settings.min_score:
                 top = hits[0]
-                state.intents.append(
+                state.add_intent(
                     {"segment_id": seg.segment_id, "intent": top.entry.intent, "entry_id": top.entry.id,
                      "score": top.score, "at": seg.end, "channel": seg.channel}
                 )

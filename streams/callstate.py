@@ -17,6 +17,11 @@ from typing import Any
 
 MAX_SEGMENTS = 5000  # ~several hours of speech; beyond it the oldest text is dropped
 MAX_EMOTION_POINTS = 4000
+# Duplicates come from producer retries and consumer restarts, so they arrive within a few
+# hundred records of the original: remembering the latest ids is enough, and keeps the table
+# value (rewritten on every record) from growing through a long call.
+MAX_SEEN_IDS = 2000
+MAX_INTENTS = 200  # the strategy looks only at the last INTENT_MEMORY_S seconds
 TREND_WINDOW = 3  # windows on each side of the trend comparison
 TREND_DELTA = 0.08  # arousal change that counts as rising/falling
 
@@ -96,14 +101,14 @@ class CallState:
     call_time: float = 0.0  # latest call time seen on any channel
     channel_time: dict[str, float] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
-    seen_segments: set[str] = field(default_factory=set)
+    seen_segments: dict[str, None] = field(default_factory=dict)  # insertion-ordered
     alerts: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     suggested: dict[str, float] = field(default_factory=dict)  # suggestion key -> call time
     intents: list[dict[str, Any]] = field(default_factory=list)
     topic: dict[str, Any] = field(default_factory=dict)  # segment that set the current KB topic
     emotion: list[dict[str, Any]] = field(default_factory=list)
-    seen_windows: set[str] = field(default_factory=set)
+    seen_windows: dict[str, None] = field(default_factory=dict)
     compliance: dict[str, Any] = field(default_factory=dict)  # owned by the compliance engine
     strategy: dict[str, Any] = field(default_factory=dict)  # owned by the strategy engine
     summary_sent: bool = False
@@ -115,7 +120,7 @@ class CallState:
         """Record a final segment. False (and no change) for a duplicate."""
         if seg.segment_id in self.seen_segments:
             return False
-        self.seen_segments.add(seg.segment_id)
+        _remember(self.seen_segments, seg.segment_id)
         self.segments.append(seg.to_dict())
         if len(self.segments) > MAX_SEGMENTS:
             self.segments = self.segments[-MAX_SEGMENTS:]
@@ -123,6 +128,11 @@ class CallState:
         if not self.language and seg.language:
             self.language = seg.language
         return True
+
+    def add_intent(self, intent: dict[str, Any]) -> None:
+        self.intents.append(intent)
+        if len(self.intents) > MAX_INTENTS:
+            self.intents = self.intents[-MAX_INTENTS:]
 
     def advance(self, channel: str, t: float) -> None:
         self.call_time = max(self.call_time, t)
@@ -132,7 +142,7 @@ class CallState:
         """Record an emotion window; returns the timeline point with its trend, or None for a duplicate."""
         if p.window_id in self.seen_windows:
             return None
-        self.seen_windows.add(p.window_id)
+        _remember(self.seen_windows, p.window_id)
         self.advance(p.channel, p.end)
         arousal = round(float(p.arousal), 4)
         point: dict[str, Any] = {
@@ -189,8 +199,8 @@ class CallState:
     # -- serialisation (Faust table value) -----------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["seen_segments"] = sorted(self.seen_segments)
-        d["seen_windows"] = sorted(self.seen_windows)
+        d["seen_segments"] = list(self.seen_segments)
+        d["seen_windows"] = list(self.seen_windows)
         d["v"] = 1
         return d
 
@@ -199,6 +209,13 @@ class CallState:
         if not isinstance(d, dict) or "call_id" not in d:
             raise ValueError("CallState.from_dict: expected a dict with call_id")
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        kw["seen_segments"] = set(d.get("seen_segments", ()))
-        kw["seen_windows"] = set(d.get("seen_windows", ()))
+        kw["seen_segments"] = dict.fromkeys(d.get("seen_segments", ()))
+        kw["seen_windows"] = dict.fromkeys(d.get("seen_windows", ()))
         return cls(**kw)
+
+
+def _remember(seen: dict[str, None], key: str) -> None:
+    """Add key to an insertion-ordered id memory, forgetting the oldest beyond MAX_SEEN_IDS."""
+    seen[key] = None
+    while len(seen) > MAX_SEEN_IDS:
+        del seen[next(iter(seen))]

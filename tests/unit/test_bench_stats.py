@@ -90,3 +90,23 @@ def test_render_has_every_number_and_the_verdict():
     assert "| 2 | asr | 1.23 | 1.90 | 812 | 800 |" in text
     assert "machine: test box" in text and "Kafka reader" in text
     assert LatencySummary.of([]).n == 0
+
+
+def test_word_latency_counts_every_word_from_its_first_display():
+    from pipeline.bench_stats import ShownUpdate, word_observations
+
+    # a 10 s turn captured at epoch 1000..1010 (call time 0..10); a partial covering audio to 4 s
+    # arrives at 1005, the final (words ending at 2, 4, 9 s) at 1011, and is redelivered at 1020
+    ups = [
+        ShownUpdate("c", "s1", False, 4.0, 1004.0, (), 1005.0),
+        ShownUpdate("c", "s1", True, 10.0, 1010.0, (2.0, 4.0, 9.0), 1011.0),
+        ShownUpdate("c", "s1", True, 10.0, 1010.0, (2.0, 4.0, 9.0), 1020.0),
+    ]
+    obs = word_observations(ups)
+    first = sorted(o.latency_s for o in obs if o.kind == "word")
+    final = sorted(o.latency_s for o in obs if o.kind == "word_final")
+    assert first == pytest.approx([1.0, 2.0, 3.0])  # 1005-1004, 1005-1002 ... the 9 s word waits for the final
+    assert final == pytest.approx([2.0, 7.0, 9.0])  # 1011 - 1009, 1011 - 1004, 1011 - 1002
+    # a level is judged on per-word latency when there is one, not on the per-update figure
+    lv = LevelResult(1, 10.0, 12.0, summarise([*obs, Observation("final", "c", "s1", 1.0)]), expected_calls_seen=1)
+    assert lv.latency["word"].p95 > lv.latency["final"].p95

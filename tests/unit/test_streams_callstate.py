@@ -59,3 +59,17 @@ def test_from_dict_rejects_garbage() -> None:
 def test_span_times_from_words_or_characters() -> None:
     s = Segment("s", "agent", 10.0, 14.0, "abcd")
     assert s.time_of(2, 4) == (12.0, 14.0)
+
+
+def test_dedup_memory_is_bounded_and_still_catches_recent_duplicates(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.callstate as callstate
+
+    monkeypatch.setattr(callstate, "MAX_SEEN_IDS", 10)
+    st = CallState("c")
+    for i in range(50):
+        assert st.add_segment(Segment(f"s{i}", "agent", i, i + 1.0, "x"))
+    assert len(st.seen_segments) == 10
+    # a retry of a recent record is still caught, also after the table round trip
+    st = CallState.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert st.add_segment(Segment("s49", "agent", 49, 50.0, "x")) is False
+    assert list(st.seen_segments)[0] == "s40"  # the oldest are forgotten first
