@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, die_with_parent, free_port
 from streams.kafka_clients import ensure_topics
 from streams.settings import CommonSettings
 
@@ -120,6 +120,7 @@ class Demo:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent,
                 )
             print(f"started {comp.name:<8} pid {comp.proc.pid}  metrics http://127.0.0.1:{comp.metrics_port}/metrics",
                   flush=True)
@@ -218,7 +219,10 @@ def main(argv: list[str]) -> int:
     def _on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicit, also for SIGINT: a shell that starts the demo in the background ignores SIGINT,
+    # and Python then installs no KeyboardInterrupt handler.
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         demo.start()
         _print_urls(settings)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import socket
 import struct
@@ -92,9 +93,15 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
     return buf
 
 
-def _die_with_parent() -> None:
-    # Linux: deliver SIGTERM to the broker if the process that started it dies, so a
-    # crashed demo or test run never leaves an orphan broker behind.
+def die_with_parent() -> None:
+    """preexec_fn for the processes a parent supervises (the broker, the demo's components).
+
+    Own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) reaches only
+    the parent, which then stops its children in order, the broker last, so the workers drain
+    against a live broker instead of retrying into a dead one.  PDEATHSIG (Linux): SIGTERM to
+    the child if the parent dies, so a crashed demo or test run never leaves an orphan behind.
+    """
+    os.setpgrp()
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
@@ -163,7 +170,7 @@ class EmbeddedBroker:
             out = self._log_handle
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
             )
         except OSError as exc:
             raise BrokerError(f"cannot run embedded broker {binary!r}: {exc}") from exc

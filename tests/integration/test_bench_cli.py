@@ -25,10 +25,12 @@ def test_bench_replays_a_real_call_through_the_whole_pipeline_and_writes_the_tab
     assert text in out  # printed as well
     row = next(line for line in text.splitlines() if line.startswith("| 1 | 15 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    n_partial, n_final, _, _ = (int(x) for x in cells[12].split("/"))
-    assert n_final >= 1, row  # 15 s of the real call produce at least one final segment on the panel
-    # word→screen p50/p95 are numbers (seconds), the verdict is given
-    assert re.fullmatch(r"\d+\.\d\d", cells[2]) and re.fullmatch(r"\d+\.\d\d", cells[3]), row
+    n_words, n_partial, n_final, _, _ = (int(x) for x in cells[14].split("/"))
+    # 15 s of the real call produce at least one final segment on the panel, with word timings
+    assert n_final >= 1 and n_words >= 5, row
+    # word→screen and word→final p50/p95 are numbers (seconds), the verdict is given
+    assert all(re.fullmatch(r"\d+\.\d\d", c) for c in cells[2:6]), row
+    assert float(cells[4]) >= float(cells[2]), row  # a word is never final before it is first shown
     assert cells[-1] == "yes" or cells[-1].startswith("no: "), row
     for component in ("ingest", "asr", "streams", "broker"):
         assert re.search(rf"^\| 1 \| {component} \| \d+\.\d\d \|", text, re.M), f"no CPU row for {component}"
