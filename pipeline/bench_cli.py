@@ -247,7 +247,10 @@ class Bench:
 def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str]:
     import psutil
 
-    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("CALLASSIST_ASR")}
+    from pipeline.asr.settings import AsrSettings
+
+    # the ASR settings this run differs from the defaults in (model, device, VAD...), as the workers read them
+    asr = AsrSettings().model_dump(mode="json", exclude_defaults=True, include=_asr_fields())
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": "callassist bench " + shlex.join(argv),
@@ -258,8 +261,14 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
         "input": f"{len(SAMPLE_CALL)}-channel real sample call (8 kHz µ-law), first {args.seconds:g} s, "
         f"speed x{args.speed:g}, calls started {args.stagger:g} s apart",
         "measured at": "the agent's websocket (UI)" if ui else "a Kafka reader of the output topics (no UI)",
-        "ASR settings": json.dumps(env) if env else "defaults (Whisper base, CPU int8)",
+        "ASR settings": json.dumps(asr) if asr else "defaults (Whisper base, CPU int8)",
     }
+
+
+def _asr_fields() -> set[str]:
+    from pipeline.asr.settings import AsrSettings
+
+    return {f for f in AsrSettings.model_fields if f.startswith("asr_") and f != "asr_model_dir"}
 
 
 def soak_main(argv: list[str]) -> int:
@@ -338,16 +347,18 @@ def main(argv: list[str] | None = None) -> int:
         print("callassist bench: needs psutil (pip install psutil==7.2.2, in the dev extra)", file=sys.stderr)
         return 2
 
+    from pipeline.asr.settings import AsrSettings
+
     base = DemoSettings()
     # a fresh data dir per run (Faust tables, QA store); the assembled Whisper model is reused
-    os.environ.setdefault("CALLASSIST_ASR_MODEL_DIR", str((base.data_dir / "models").resolve()))
+    model_dir = AsrSettings().model_cache_dir().resolve()
     with tempfile.TemporaryDirectory(prefix="callassist-bench-") as tmp:
         work = Path(tmp)
         settings = base.model_copy(update={
             "ui_port": free_port(), "ingest_port": free_port(), "data_dir": work / "var",
         })
         files = cut_sample(args.seconds, work)
-        demo = Demo(settings, work / "logs")
+        demo = Demo(settings, work / "logs", extra_env={"CALLASSIST_ASR_MODEL_DIR": str(model_dir)})
         try:
             demo.start()
             bench = Bench(demo, args, files)

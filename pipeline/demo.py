@@ -97,8 +97,9 @@ def _ready(port: int) -> bool:
 
 
 class Demo:
-    def __init__(self, settings: DemoSettings, log_dir: Path) -> None:
+    def __init__(self, settings: DemoSettings, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self.extra_env = dict(extra_env or {})  # more CALLASSIST_* settings for every component
         self.log_dir = log_dir
         self.broker = EmbeddedBroker(log_file=log_dir / "broker.log")
         self.components = [Component(c.name, c.module) for c in COMPONENTS if _available(c.module)]
@@ -116,7 +117,7 @@ class Demo:
             with open(comp.log_path, "ab") as out:
                 comp.proc = subprocess.Popen(
                     [sys.executable, "-m", "pipeline.cli", comp.name],
-                    env=_child_env(self.settings, self.broker, comp),
+                    env={**_child_env(self.settings, self.broker, comp), **self.extra_env},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

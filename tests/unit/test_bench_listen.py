@@ -5,15 +5,23 @@ from __future__ import annotations
 import pytest
 
 from pipeline.bench_listen import KafkaTap, UiTap
-from streams.records import Alert, Suggestion, TranscriptSegment
+from streams.records import Alert, Suggestion, TranscriptSegment, Word
 from streams.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 
 
 def seg(sid: str, rev: int, final: bool, audio_end_at: float, call: str = "c1") -> TranscriptSegment:
-    return TranscriptSegment(call_id=call, channel="agent", segment_id=sid, is_final=final, start=0.0, end=1.0,
-                             text="hello", revision=rev, produced_at=audio_end_at + 0.3, audio_end_at=audio_end_at)
+    # call time t was captured at epoch 100 + t; a partial covers the audio up to its end
+    end = audio_end_at - 100.0 if audio_end_at > 0 else 1.0
+    words = [Word(start=0.0, end=0.5, text="hello"), Word(start=0.5, end=1.0, text="there")] if final else []
+    return TranscriptSegment(call_id=call, channel="agent", segment_id=sid, is_final=final, start=0.0, end=end,
+                             text="hello there", revision=rev, produced_at=audio_end_at + 0.3,
+                             audio_end_at=audio_end_at, words=words)
+
+
+def by_kind(d, *kinds):  # type: ignore[no-untyped-def]
+    return sorted((o.kind, o.key, round(o.latency_s, 3)) for o in d.items if o.kind in kinds)
 
 
 def tap() -> KafkaTap:
@@ -34,8 +42,12 @@ def tap() -> KafkaTap:
 
 def test_kafka_observations_measure_from_capture_and_trigger_times_and_drop_duplicates():
     d = tap().observations()
-    got = sorted((o.kind, o.key, round(o.latency_s, 3)) for o in d.items)
+    got = by_kind(d, "alert", "final", "partial")
     assert got == [("alert", "a1", 0.1), ("final", "s1", 1.0), ("partial", "s1#0", 0.5), ("partial", "s1#1", 0.6)]
+    # per word of the final: the word ending at 0.5 s (captured 100.5) was first shown by the partial
+    # covering audio to 0.6 s (received 101.2); the last word only by the final (102.0)
+    assert by_kind(d, "word") == [("word", "s1#w0", 0.7), ("word", "s1#w1", 1.0)]
+    assert by_kind(d, "word_final") == [("word_final", "s1#w0", 1.5), ("word_final", "s1#w1", 1.0)]
     assert d.duplicates == 1
 
 
@@ -54,6 +66,8 @@ def test_ui_updates_are_joined_with_the_kafka_records_by_segment_revision_and_al
         (103.0, {"type": "update", "call_id": "c1", "kind": "emotion", "item": {}}),
     ]
     d, unjoined = ui.observations(tap(), {"c1"})
-    got = sorted((o.kind, o.key, round(o.latency_s, 3)) for o in d.items)
+    got = by_kind(d, "alert", "final", "partial")
     assert got == [("alert", "a1", 0.2), ("final", "s1", 1.4), ("partial", "s1#0", 0.7)]
+    # the only partial on the panel covered no word of the final: both words waited for it (102.4)
+    assert by_kind(d, "word") == [("word", "s1#w0", 1.9), ("word", "s1#w1", 1.4)]
     assert unjoined == 1  # the unknown segment; the suggestion without a trigger time is not measurable
