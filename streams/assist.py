@@ -177,8 +177,10 @@ class Assistant:
             if state.add_suggestion(key, sug):
                 out.suggestions.append(sug)
         state.kb_version, state.rules_version = index.version, engine.version
-        if state.ended and out:
-            out.summary = self.summary(state)  # a late final after hang-up updates the QA record
+        if state.ended:
+            # a final that arrives after the "ended" event (ASR still finishing the last turn, or
+            # the events topic read ahead of the transcripts topic) updates the QA record
+            out.summary = self.summary(state)
         return out
 
     def on_emotion(self, state: CallState, p: EmotionPoint, source_produced_at: float = 0.0) -> Outputs:

@@ -112,3 +112,7 @@ def test_late_segment_after_hang_up_updates_the_summary(assistant: Assistant) ->
     late = assistant.on_segment(st, seg(2, "customer", 6, "我要找律师起诉你们"))
     assert [a["rule_id"] for a in late.alerts] == ["CU_LEGAL"]
     assert late.summary is not None and late.summary["alerts"][-1]["rule_id"] == "CU_LEGAL"
+    # a late final that triggers nothing still reaches the QA record
+    quiet = assistant.on_segment(st, seg(3, "agent", 8, "好的"))
+    assert quiet.alerts == [] and quiet.summary is not None
+    assert [t["segment_id"] for t in quiet.summary["transcript"]][-1] == st.segments[-1]["segment_id"]
