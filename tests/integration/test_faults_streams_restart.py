@@ -34,13 +34,15 @@ def seg_record(call: str, d: dict[str, Any]) -> bytes:
     ).to_bytes()
 
 
-# Known bug, open: in about 2 of 5 runs on the embedded Tansu broker the restarted worker recovers
-# its table correctly (the first half's state is there) and processes a few of the records produced
-# while it was down, then gets nothing more from calls.transcripts for as long as we waited (30-120 s),
-# while calls.events still flows.  The agent is not stuck (instrumented: every record it is given is
-# applied and sent); the consumer is not fetched any further records.  Not reproduced against Apache
-# Kafka (none here).  Until it is understood, a stall is reported as XFAIL instead of failing CI; a
-# run that passes still checks everything below.
+# Known bug, open: in about 2 of 5 runs the restarted worker recovers its table correctly (the first
+# half's state is there), processes 2-3 of the records produced while it was down, and never the rest.
+# aiokafka debug logs show the fetcher *did* fetch all of them (from the committed offset) right after
+# the assignment; then Faust's recovery (faust/tables/recovery.py `_resume_streams`) resumes the stream
+# partitions *before* `consumer.perform_seek()`, the seek back to the committed offset lands while
+# those records are in flight, and the ones not yet handed to the agent are dropped and not re-read.
+# The agent is not stuck (instrumented).  A Faust ordering race that the fast embedded broker makes
+# likely; not tried against Apache Kafka (none here).  Fix candidate: seek before resuming.  Until
+# then a stall is reported as XFAIL instead of failing CI; a run that passes still checks everything.
 @pytest.mark.xfail(strict=False, reason="restarted worker sometimes stops fetching calls.transcripts on the "
                    "embedded broker (see the comment above)")
 async def test_streams_worker_killed_mid_call_recovers_its_table(
