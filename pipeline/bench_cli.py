@@ -250,7 +250,8 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
     from pipeline.asr.settings import AsrSettings
 
     # the ASR settings this run differs from the defaults in (model, device, VAD...), as the workers read them
-    asr = AsrSettings().model_dump(mode="json", exclude_defaults=True, include=_asr_fields())
+    fields = {f for f in AsrSettings.model_fields if f.startswith("asr_") and f != "asr_model_dir"}
+    asr = AsrSettings().model_dump(mode="json", exclude_defaults=True, include=fields)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": "callassist bench " + shlex.join(argv),
@@ -263,12 +264,6 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
         "measured at": "the agent's websocket (UI)" if ui else "a Kafka reader of the output topics (no UI)",
         "ASR settings": json.dumps(asr) if asr else "defaults (Whisper base, CPU int8)",
     }
-
-
-def _asr_fields() -> set[str]:
-    from pipeline.asr.settings import AsrSettings
-
-    return {f for f in AsrSettings.model_fields if f.startswith("asr_") and f != "asr_model_dir"}
 
 
 def soak_main(argv: list[str]) -> int:

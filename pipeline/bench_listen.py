@@ -164,10 +164,8 @@ class UiTap:
 
     def observations(self, kafka: KafkaTap, call_ids: set[str]) -> tuple[Dedup, int]:
         """Screen latencies joined with the Kafka records; also returns updates that could not be joined."""
-        seg_end: dict[tuple[str, int, bool], float] = {}
         records: dict[tuple[str, int, bool], TranscriptSegment] = {}
         for _, seg in kafka.seen.transcripts:
-            seg_end.setdefault((seg.segment_id, seg.revision, seg.is_final), seg.audio_end_at)
             records.setdefault((seg.segment_id, seg.revision, seg.is_final), seg)
         shown: list[ShownUpdate] = []
         alert_src = {a.alert_id: a.source_produced_at for _, a in kafka.seen.alerts}
@@ -179,10 +177,10 @@ class UiTap:
                 continue
             if kind == "segment":
                 final = bool(item.get("is_final"))
-                ref = seg_end.get((item.get("segment_id", ""), int(item.get("revision", 0)), final))
+                rec = records.get((item.get("segment_id", ""), int(item.get("revision", 0)), final))
+                ref = rec.audio_end_at if rec is not None else None
                 key = item.get("segment_id", "") if final else f"{item.get('segment_id')}#{item.get('revision')}"
                 obs_kind = "final" if final else "partial"
-                rec = records.get((item.get("segment_id", ""), int(item.get("revision", 0)), final))
                 if rec is not None:
                     shown.append(_shown(rec, at))
             elif kind == "alert":

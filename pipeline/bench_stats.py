@@ -135,9 +135,7 @@ class LevelResult:
         # every transcript update (partial or final) shows text up to its last word: under
         # overload the CPU worker stops decoding partials and finals fall behind, so judging on
         # partials alone would look better the worse it gets
-        text = self.latency.get("word")
-        if text is None or text.n == 0:  # no word timings: fall back to per-update latency
-            text = self.latency.get("text")
+        text = screen_latency(self.latency)
         if text is None or text.n == 0:
             why.append("no transcript")
         elif text.p95 > word_p95_target:
@@ -148,6 +146,12 @@ class LevelResult:
         if self.max_replay_late_s > 1.0:
             why.append(f"replay fell {self.max_replay_late_s:.1f} s behind real time")
         return (not why, "; ".join(why))
+
+
+def screen_latency(latency: dict[str, LatencySummary]) -> LatencySummary | None:
+    """word→screen: per word when the transcripts carry word timings, else per update."""
+    word = latency.get("word")
+    return word if word is not None and word.n else latency.get("text")
 
 
 def summarise(observations: Iterable[Observation]) -> dict[str, LatencySummary]:
@@ -217,7 +221,7 @@ def render(
         la = lv.latency
         ok, why = lv.sustained(word_p95_target, alert_p95_target)
         counts = "/".join(str(la[k].n) if k in la else "0" for k in ("word", *KINDS))
-        screen = la["word"] if la["word"].n else la["text"]
+        screen = screen_latency(la) or la["text"]
         out.append(
             f"| {lv.calls} | {lv.audio_s_per_call:.0f} | {_s(screen.p50)} | {_s(screen.p95)} "
             f"| {_s(la['word_final'].p50)} | {_s(la['word_final'].p95)} "

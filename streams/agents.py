@@ -197,15 +197,13 @@ class StreamsWorker:
         if kind == "transcripts":
             seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
                           [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
-            new = seg.segment_id not in state.seen_segments
+            changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
             outs = a.on_segment(state, seg)
-            changed = new and seg.segment_id in state.seen_segments
         elif kind == "emotion":
-            new = rec.window_id not in state.seen_windows
+            changed = rec.window_id not in state.seen_windows  # likewise a new window
             outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
                                                     rec.arousal, dict(rec.probs), list(rec.hints)),
                                 source_produced_at=rec.produced_at)
-            changed = new and rec.window_id in state.seen_windows
         else:
             was = (state.started_at, state.ended)
             outs = a.on_event(state, rec.kind, ts=rec.ts, duration=rec.duration,

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 HOURS = 8.0
 WARM_UP = 3  # hours until the lowered bounds are reached
-#: fields of a call's streams state that keep growing through one long call (see the xfail below)
+#: fields of a call's streams state bounded by the deduplication memory and intent history caps
 ID_MEMORY_STATE = ("intents", "seen_segments", "seen_windows")
 
 
@@ -57,7 +57,7 @@ def test_one_eight_hour_call_holds_ingest_ui_and_bounded_streams_state_flat(long
     assert max(p.kb["ingest"] for p in points) < 32
     # UI: the live call's view is bounded (segments, alerts, suggestions, curve)
     assert abs(slope_kib_per_hour(points, lambda p: p.kb["ui"])) < 8, [p.kb["ui"] for p in points]
-    # streams: every part of the call's state other than the known growing ones (xfail below) and
+    # streams: every part of the call's state other than the id memory (checked below) and
     # the alerts (the QA record lists every alert of the call, by design) is held at its bound
     bounded = [k for k in points[-1].streams_fields_kb if k not in (*ID_MEMORY_STATE, "alerts")]
     for k in bounded:

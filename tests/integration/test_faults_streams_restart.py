@@ -43,14 +43,14 @@ def seg_record(call: str, d: dict[str, Any]) -> bytes:
 # The agent is not stuck (instrumented).  A Faust ordering race that the fast embedded broker makes
 # likely; not tried against Apache Kafka (none here).  Fix candidate: seek before resuming.  Until
 # then a stall is reported as XFAIL instead of failing CI; a run that passes still checks everything.
-@pytest.mark.xfail(strict=False, reason="restarted worker sometimes stops fetching calls.transcripts on the "
-                   "embedded broker (see the comment above)")
+@pytest.mark.xfail(strict=False, reason="restarted worker sometimes drops records fetched while Faust's "
+                   "recovery seeks to the committed offsets (see the comment above)")
 async def test_streams_worker_killed_mid_call_recovers_its_table(
     make_settings: Callable[..., Any], tmp_path: Path
 ) -> None:
     app_id = f"faults-streams-{uuid.uuid4().hex[:6]}"
     s: StreamsSettings = make_settings(StreamsSettings, streams_app_id=app_id, metrics_port=free_port(),
-                                       log_level="INFO", streams_metrics_interval_s=0.5)
+                                       log_level="WARNING", streams_metrics_interval_s=0.5)
     await ensure_topics(s)
     env = settings_env(s)
     script = dialogue("en_misselling")
