@@ -143,6 +143,9 @@ class LiveState:
         self.ended_retention_s = ended_retention_s
         self.idle_timeout_s = idle_timeout_s
         self._calls: dict[str, LiveCall] = {}
+        # one handler per record kind, bound once: a getattr with a fresh f-string name per record
+        # also fills the interpreter's attribute cache with throw-away name strings
+        self._appliers = {kind: getattr(self, f"_apply_{kind}") for kind in KINDS}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -169,8 +172,7 @@ class LiveState:
             self._calls[call.call_id] = call
             self._enforce_bound(now)
         call.last_activity = now
-        change = getattr(self, f"_apply_{kind}")(call, rec, now)
-        return change
+        return self._appliers[kind](call, rec, now)
 
     def _changed(self, call: LiveCall, kind: str, item: dict[str, Any], **extra: Any) -> Change:
         call.version += 1
