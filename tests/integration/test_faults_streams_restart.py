@@ -34,17 +34,8 @@ def seg_record(call: str, d: dict[str, Any]) -> bytes:
     ).to_bytes()
 
 
-# Known bug, open: in about 2 of 5 runs the restarted worker recovers its table correctly (the first
-# half's state is there), processes 2-3 of the records produced while it was down, and never the rest.
-# aiokafka debug logs show the fetcher *did* fetch all of them (from the committed offset) right after
-# the assignment; then Faust's recovery (faust/tables/recovery.py `_resume_streams`) resumes the stream
-# partitions *before* `consumer.perform_seek()`, the seek back to the committed offset lands while
-# those records are in flight, and the ones not yet handed to the agent are dropped and not re-read.
-# The agent is not stuck (instrumented).  A Faust ordering race that the fast embedded broker makes
-# likely; not tried against Apache Kafka (none here).  Fix candidate: seek before resuming.  Until
-# then a stall is reported as XFAIL instead of failing CI; a run that passes still checks everything.
-@pytest.mark.xfail(strict=False, reason="restarted worker sometimes drops records fetched while Faust's "
-                   "recovery seeks to the committed offsets (see the comment above)")
+# This test found two Faust hand-over bugs that lost the records produced while the worker was
+# down (in ~2 of 5 runs); streams/faust_fixes.py fixes them.  Without the fixes it fails again.
 async def test_streams_worker_killed_mid_call_recovers_its_table(
     make_settings: Callable[..., Any], tmp_path: Path
 ) -> None:
