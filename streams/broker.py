@@ -118,8 +118,12 @@ class EmbeddedBroker:
         binary: str = "",
         log_file: Path | None = None,
         ready_timeout: float = 10.0,
+        advertised: str = "",
     ) -> None:
+        """``advertised``: ``host:port`` the broker tells clients to connect to (default: where it
+        listens); for a proxy or NAT in front of it."""
         self.host = host
+        self.advertised = advertised
         self.requested_port = port
         self.binary = binary
         self.log_file = log_file
@@ -156,12 +160,13 @@ class EmbeddedBroker:
 
     def _start_on(self, binary: str, port: int) -> str:
         listener = f"tcp://{self.host}:{port}"
+        advertised = f"tcp://{self.advertised}" if self.advertised else listener
         cmd = [
             binary,
             "broker",
             "--storage-engine=memory://tansu/",
             f"--kafka-listener-url={listener}",
-            f"--kafka-advertised-listener-url={listener}",
+            f"--kafka-advertised-listener-url={advertised}",
         ]
         out: Any = subprocess.DEVNULL
         if self.log_file is not None:

@@ -27,7 +27,9 @@ async def start_sink(settings: IngestSettings, metrics: IngestMetrics) -> tuple[
     """A started producer and a running :class:`KafkaSink` on it (also used by replay --kafka)."""
     if settings.create_topics:
         await ensure_topics(settings, [settings.topic_audio, settings.topic_events])
-    producer = make_producer(settings, linger_ms=settings.ingest_linger_ms)
+    # a frame waits this long for the broker before it is given up (and counted): rides out a restart
+    producer = make_producer(settings, linger_ms=settings.ingest_linger_ms,
+                             request_timeout_ms=int(settings.ingest_delivery_timeout_s * 1000))
     await start_client(producer, settings)
     sink = KafkaSink(
         producer,

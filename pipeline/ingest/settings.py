@@ -64,6 +64,12 @@ class IngestSettings(CommonSettings):
         description="How long a connection waits for buffer space before an audio frame is dropped "
         '(counted in callassist_frames_dropped_total{reason="backpressure"} and logged).',
     )
+    ingest_delivery_timeout_s: float = Field(
+        default=120.0,
+        description="How long a produced frame may wait for the broker (a restart, a leader election) "
+        'before it is given up, counted in callassist_frames_dropped_total{reason="broker"} and logged. '
+        "Frames keep arriving meanwhile: the buffer (ingest_buffer_bytes) bounds what is held.",
+    )
     ingest_linger_ms: int = Field(
         default=10, description="Producer linger: frames of many calls share one request."
     )

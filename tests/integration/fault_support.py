@@ -7,6 +7,7 @@ production and in ``callassist demo``, so a test can SIGKILL it mid-call like a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -21,12 +22,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic_settings import BaseSettings
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from streams.kafka_clients import make_consumer, make_producer, start_client
 from streams.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment, decode
 from streams.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[2]
+AGENT_TOKEN = "demo-agent-1-token"  # docs/ui.md demo users: agent-1
 DIALOGUES = REPO / "tests" / "data" / "dialogues"
 OUTPUTS = {"transcripts": TranscriptSegment, "alerts": Alert, "suggestions": Suggestion,
            "assist_emotion": EmotionState, "qa_calls": CallSummary}
@@ -177,6 +181,56 @@ async def wait_committed(s: CommonSettings, group_id: str, topic: str, partition
     while (await committed(s, group_id, topic)).get(partition, -1) < offset:
         assert time.monotonic() < deadline, f"{group_id} never committed {topic}[{partition}] >= {offset}"
         await asyncio.sleep(0.5)
+
+
+class Panel:
+    """The agent panel's socket logic: view = last snapshot + updates since; reconnect on loss."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.segments: dict[str, dict[str, Any]] = {}
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.snapshots = self.connections = 0
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with connect(self.url, open_timeout=2) as ws:
+                    await ws.send(json.dumps({"op": "auth", "token": AGENT_TOKEN}))
+                    self.connections += 1
+                    async for raw in ws:
+                        self._apply(json.loads(raw))
+            except (OSError, ConnectionClosed, TimeoutError):
+                pass
+            self.connected.clear()
+            await asyncio.sleep(0.5)  # the page's reconnect backoff
+
+    def _apply(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "hello":
+            self.connected.set()
+        elif msg.get("type") == "snapshot":
+            call = msg["call"]
+            self.snapshots += 1
+            self.segments = {s["segment_id"]: s for s in call.get("segments", [])}
+            self.alerts = {a["alert_id"]: a for a in call.get("alerts", [])}
+        elif msg.get("type") == "update" and msg.get("kind") == "segment":
+            self.segments[msg["item"]["segment_id"]] = msg["item"]
+        elif msg.get("type") == "update" and msg.get("kind") == "alert":
+            self.alerts[msg["item"]["alert_id"]] = msg["item"]
+
+    def finals(self) -> list[str]:
+        return sorted(s["segment_id"] for s in self.segments.values() if s.get("is_final"))
 
 
 def dialogue(name: str) -> list[dict[str, Any]]:

@@ -10,8 +10,6 @@ after the restart (the live bridge re-reads the topics from its lookback), each 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -19,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_support import Bus, Proc, settings_env
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from fault_support import Bus, Panel, Proc, settings_env
 
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from streams.broker import free_port
@@ -29,59 +25,6 @@ from streams.kafka_clients import ensure_topics
 from streams.records import Alert, CallEvent, TranscriptSegment
 
 pytestmark = pytest.mark.integration
-
-AGENT_TOKEN = "demo-agent-1-token"  # docs/ui.md demo users
-
-
-class Panel:
-    """The agent panel's socket logic: view = last snapshot + updates since; reconnect on loss."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.segments: dict[str, dict[str, Any]] = {}
-        self.alerts: dict[str, dict[str, Any]] = {}
-        self.snapshots = self.connections = 0
-        self.connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with connect(self.url, open_timeout=2) as ws:
-                    await ws.send(json.dumps({"op": "auth", "token": AGENT_TOKEN}))
-                    self.connections += 1
-                    async for raw in ws:
-                        self._apply(json.loads(raw))
-            except (OSError, ConnectionClosed, TimeoutError):
-                pass
-            self.connected.clear()
-            await asyncio.sleep(0.5)  # the page's reconnect backoff
-
-    def _apply(self, msg: dict[str, Any]) -> None:
-        if msg.get("type") == "hello":
-            self.connected.set()
-        elif msg.get("type") == "snapshot":
-            call = msg["call"]
-            self.snapshots += 1
-            self.segments = {s["segment_id"]: s for s in call.get("segments", [])}
-            self.alerts = {a["alert_id"]: a for a in call.get("alerts", [])}
-        elif msg.get("type") == "update" and msg.get("kind") == "segment":
-            self.segments[msg["item"]["segment_id"]] = msg["item"]
-        elif msg.get("type") == "update" and msg.get("kind") == "alert":
-            self.alerts[msg["item"]["alert_id"]] = msg["item"]
-
-    def finals(self) -> list[str]:
-        return sorted(s["segment_id"] for s in self.segments.values() if s.get("is_final"))
-
 
 def segment(call: str, n: int, final: bool = True, text: str = "") -> bytes:
     return TranscriptSegment(call_id=call, channel="customer", segment_id=f"{call}:customer:{n}", is_final=final,
