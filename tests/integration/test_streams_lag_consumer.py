@@ -35,9 +35,19 @@ async def test_lag_counts_records_not_yet_handed_to_the_worker(broker_settings: 
     task = lag.start_aiokafka(consumer)
     try:
         got = 0
-        while got < 10:  # hand 10 records to "the worker", leave the rest waiting
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10 - got)
-            got += sum(len(v) for v in batch.values())
+
+        async def take(upto: int) -> None:  # hand records to "the worker"; bounded: never hang CI
+            nonlocal got
+            deadline = asyncio.get_running_loop().time() + 30
+            while got < upto:
+                if asyncio.get_running_loop().time() > deadline:
+                    where = {str(tp): (await consumer.position(tp), consumer.highwater(tp))
+                             for tp in consumer.assignment()}
+                    pytest.fail(f"only {got} of {upto} records in 30 s; (position, high watermark): {where}")
+                batch = await consumer.getmany(timeout_ms=1000, max_records=upto - got)
+                got += sum(len(v) for v in batch.values())
+
+        await take(10)  # leave the other 20 waiting
 
         async def value(topic: str) -> float | None:
             await asyncio.sleep(0.3)
@@ -45,9 +55,7 @@ async def test_lag_counts_records_not_yet_handed_to_the_worker(broker_settings: 
 
         assert await value(s.topic_audio) == 20
         assert await value(s.topic_events) == 0  # assigned, empty
-        while got < 30:
-            batch = await consumer.getmany(timeout_ms=1000)
-            got += sum(len(v) for v in batch.values())
+        await take(30)
         assert await value(s.topic_audio) == 0
     finally:
         await stop(task)
