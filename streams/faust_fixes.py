@@ -5,7 +5,7 @@ restarted after a SIGKILL recovered its table but skipped some or all of the rec
 while it was down, in about 2 of 5 runs on the embedded broker (debug logs: aiokafka handed the
 records over, Faust discarded them as "not active").  Any broker that answers inside Faust's
 hand-over window can do it; neither fix is specific to Tansu.  Measured: fix 1 alone, 12 of 12
-runs passed; fix 2 alone, 7 of 12; both, 25 of 25.  Fix 2 closes a second window that the test
+runs passed; fix 2 alone, 25 of 40; both, 25 of 25.  Fix 2 closes a second window that the test
 does not isolate (read from the code, and reported upstream).
 
 1. **Live partition set handed to aiokafka** (:class:`SnapshotConsumer`).  Faust passes its
