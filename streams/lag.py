@@ -75,8 +75,13 @@ class ConsumerLag:
         for tp in list(consumer.assignment()):
             try:
                 highwater = consumer.highwater(tp)
-                # position() only waits while the position is being reset (after a rebalance)
-                position = await asyncio.wait_for(consumer.position(tp), timeout=1.0) if highwater is not None else None
+                position = None
+                if highwater is not None:
+                    # position() only waits while the position is being reset (after a rebalance).
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as
+                    # position() completes, and stop() then waited for this loop forever (seen in CI)
+                    async with asyncio.timeout(1.0):
+                        position = await consumer.position(tp)
             except Exception as exc:  # revoked mid-sample (AssertionError, IllegalStateError) or timed out
                 log.debug("lag of %s unknown now: %s", tp, exc)
                 highwater = position = None
@@ -131,12 +136,19 @@ class ConsumerLag:
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
-    """Cancel a sampler task and wait for it."""
+    """Cancel a sampler task and wait until it has ended.
+
+    Cancels again while it runs: one swallowed cancellation (library code that catches it) must not
+    turn a worker's shutdown into an endless wait.
+    """
     if task is None:
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.result()  # retrieved: a sampler error was logged by run() already
 
 
 def _committed(consumer: Any, tp: _TP) -> int | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from streams import metrics_catalogue as cat
-from streams.lag import ConsumerLag, lag_by_topic
+from streams.lag import ConsumerLag, lag_by_topic, stop
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +95,41 @@ def test_catalogue_factories_expose_catalogue_names_and_refuse_unbounded_values(
         cat.active_calls(CollectorRegistry(), "call-123")
     with pytest.raises(ValueError, match="_seconds"):
         cat.latency(CollectorRegistry(), "callassist_latency_ms", "doc")
+
+
+async def test_a_cancel_that_meets_a_completing_position_still_stops_the_sampler() -> None:
+    # on Python 3.11 asyncio.wait_for returned the result and swallowed this cancel: stop() then hung CI
+    loop = asyncio.get_running_loop()
+    position: asyncio.Future[int] = loop.create_future()
+
+    class Consumer:
+        def assignment(self) -> set[TopicPartition]:
+            return {TopicPartition("t", 0)}
+
+        def highwater(self, tp: TopicPartition) -> int:
+            return 10
+
+        def position(self, tp: TopicPartition) -> asyncio.Future[int]:
+            return position
+
+    lag = ConsumerLag(CollectorRegistry(), ["t"], interval_s=0.01)
+    task = loop.create_task(lag.run(lambda: lag.sample_aiokafka(Consumer())))
+    await asyncio.sleep(0.05)  # the sampler waits on position()
+    position.set_result(4)
+    task.cancel()  # in the same instant
+    await asyncio.wait({task}, timeout=1.0)
+    assert task.cancelled()
+
+
+async def test_stop_ends_a_task_that_swallowed_one_cancellation() -> None:
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass  # what a library that catches CancelledError does
+        await asyncio.sleep(30)
+
+    task = asyncio.get_running_loop().create_task(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(stop(task), 5)
+    assert task.done()
