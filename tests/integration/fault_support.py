@@ -237,3 +237,11 @@ def dialogue(name: str) -> list[dict[str, Any]]:
     """A scripted call (tests/data/dialogues): final segments with their gold alerts."""
     lines = (DIALOGUES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(x) for x in lines if x.strip()]
+
+
+def seg_record(call: str, d: dict[str, Any]) -> bytes:
+    """One final segment of a :func:`dialogue` line as the ASR worker would produce it, for ``call``."""
+    return TranscriptSegment(
+        call_id=call, channel=d["channel"], segment_id=f"{call}:{d['segment_id']}", is_final=True, start=d["start"],
+        end=d["end"], text=d["text"], language=d["language"], produced_at=time.time(), audio_end_at=time.time(),
+    ).to_bytes()

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from broker_proxy import BrokerProxy
-from fault_support import Bus, Panel, Proc, dialogue, settings_env
+from fault_support import Bus, Panel, Proc, dialogue, seg_record, settings_env
 from ingest_support import TOKEN, auth, call_ended, next_json, open_message, read_back
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
@@ -36,7 +36,7 @@ from pipeline.ingest.settings import IngestSettings
 from streams.app_settings import StreamsSettings
 from streams.broker import EmbeddedBroker, free_port
 from streams.kafka_clients import ensure_topics
-from streams.records import CallEvent, TranscriptSegment
+from streams.records import CallEvent
 
 pytestmark = pytest.mark.integration
 
@@ -92,13 +92,6 @@ async def test_gateway_holds_a_live_call_through_a_broker_outage(
     assert sorted(frames) == list(range(len(frames))), "a gap in the audio"
     assert sum(len(f.payload) for f in frames.values()) == sent * len(FRAME), "audio lost"
     assert got.ended(call) is not None
-
-
-def seg_record(call: str, d: dict[str, Any]) -> bytes:
-    return TranscriptSegment(
-        call_id=call, channel=d["channel"], segment_id=f"{call}:{d['segment_id']}", is_final=True, start=d["start"],
-        end=d["end"], text=d["text"], language=d["language"], produced_at=time.time(), audio_end_at=time.time(),
-    ).to_bytes()
 
 
 async def test_streams_worker_and_ui_ride_out_a_broker_outage(

@@ -17,21 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_support import Bus, Proc, dialogue, settings_env, wait_committed
+from fault_support import Bus, Proc, dialogue, seg_record, settings_env, wait_committed
 
 from streams.app_settings import StreamsSettings
 from streams.broker import free_port
 from streams.kafka_clients import ensure_topics
-from streams.records import CallEvent, TranscriptSegment
+from streams.records import CallEvent
 
 pytestmark = pytest.mark.integration
-
-
-def seg_record(call: str, d: dict[str, Any]) -> bytes:
-    return TranscriptSegment(
-        call_id=call, channel=d["channel"], segment_id=f"{call}:{d['segment_id']}", is_final=True, start=d["start"],
-        end=d["end"], text=d["text"], language=d["language"], produced_at=time.time(), audio_end_at=time.time(),
-    ).to_bytes()
 
 
 # This test found two Faust hand-over bugs that lost the records produced while the worker was
