@@ -15,7 +15,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
 from streams import embedded_quirks
-from streams.faust_fixes import CallassistApp, SafeResumeTableManager
+from streams.faust_fixes import CallassistApp
 from streams.settings import CommonSettings
 
 
@@ -44,14 +44,13 @@ def make_app(
         "datadir": str(settings.data_dir / "faust" / app_id),
         "web_enabled": False,  # metrics/health are served by streams.observability
         "stream_wait_empty": False,
-        # Faust's recovery can lose stream records at the hand-over (see streams.faust_fixes)
-        "TableManager": SafeResumeTableManager,
     }
     if settings.broker_embedded:
         embedded_quirks.apply()
         conf.update(embedded_quirks.faust_overrides())
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
+    # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.faust_fixes)
     app = CallassistApp(app_id, **conf)
     if registry is not None:
         prefix = "callassist_faust"

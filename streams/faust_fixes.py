@@ -114,5 +114,9 @@ class SnapshotTransport(aiokafka_driver.Transport):
 class CallassistApp(faust.App):
     """A Faust app whose consumer and table recovery carry the two fixes above."""
 
+    def __init__(self, id: str, **options: Any) -> None:  # noqa: A002 - faust.App's own parameter name
+        options.setdefault("TableManager", SafeResumeTableManager)
+        super().__init__(id, **options)
+
     def _new_transport(self) -> TransportT:
         return SnapshotTransport(self.conf.broker_consumer, self)
