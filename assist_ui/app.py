@@ -21,6 +21,7 @@ from assist_ui.server import UiServer
 from assist_ui.settings import UiSettings
 from assist_ui.sink import QaSink, consume_qa_calls
 from assist_ui.store import QaStore, make_store
+from streams.lag import stop as stop_sampler
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,7 @@ class UiApp:
     async def stop(self) -> None:
         self.stop_event.set()
         self._ready = False
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_task
+        await stop_sampler(self._lag_task)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 10)
