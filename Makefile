@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit integration e2e bench browser clean
+.PHONY: demo test lint unit integration e2e bench browser postgres clean
 
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 browser:
 	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+# A PostgreSQL server for the QA-store tests: machines do not start one, so install Debian's and start a
+# throwaway loopback cluster when none answers (scripts/ensure-postgres.sh).
+postgres:
+	@bash scripts/ensure-postgres.sh
+
 demo: $(STAMP)
 	$(VENV)/bin/callassist demo
 
@@ -26,13 +31,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline models streams assist_ui tests bench
 	$(VENV)/bin/mypy
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser postgres lint
 	$(VENV)/bin/pytest -q
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q -m unit
 
-integration: $(STAMP)
+integration: $(STAMP) postgres
 	$(VENV)/bin/pytest -q -m integration
 
 e2e: $(STAMP) browser

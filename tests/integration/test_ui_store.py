@@ -36,6 +36,14 @@ def summary(call_id, agent="agent-1", language="zh", t0=T0, risk=None):
     return body
 
 
+def _pg_unreachable(exc: BaseException) -> None:
+    """Skip on a developer's machine without PostgreSQL; fail in CI, where `make test` starts one."""
+    msg = f"PostgreSQL not reachable at {PG_URL}: {exc} (run `make postgres`)"
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def store(request, tmp_path):
     if request.param == "sqlite":
@@ -48,7 +56,7 @@ async def store(request, tmp_path):
     try:
         conn = await asyncpg.connect(PG_URL, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        _pg_unreachable(exc)
     st = PostgresStore(PG_URL, schema=schema)
     try:
         await st.open()
@@ -171,7 +179,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     try:
         await (await asyncpg.connect(PG_URL, timeout=5)).close()
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        _pg_unreachable(exc)
     schema = "ca_test_" + uuid.uuid4().hex[:10]
     monkeypatch.setenv("CALLASSIST_UI_PG_SCHEMA", schema)
     try:
