@@ -64,12 +64,14 @@ class LiveCall:
     version: int = 0
     first_seen: float = 0.0
     last_activity: float = 0.0
-    last_speech_at: float = 0.0  # epoch of the last final segment (supervisor: long silences)
+    last_speech_at: float = 0.0  # epoch of the last transcript update (supervisor: long silences)
     segments: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     alerts: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     suggestions: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     emotion: dict[str, dict[str, Any]] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
+    # what people did on the call (acks, whispers, raised hand): kept by assist_ui.live_actions
+    actions: dict[str, Any] = field(default_factory=dict)
     _curve_keys: set[tuple[str, float]] = field(default_factory=set, repr=False)
 
     def meta(self) -> dict[str, Any]:
@@ -102,6 +104,7 @@ class LiveCall:
             "suggestions": list(self.suggestions.values()),
             "emotion": dict(self.emotion),
             "curve": list(self.curve),
+            "actions": dict(self.actions),
         }
 
     def wall_row(self) -> dict[str, Any]:
@@ -115,6 +118,9 @@ class LiveCall:
             "max_severity": self.max_severity(),
             "last_alert": _pick(last_alert, ("message", "severity", "rule_id")) if last_alert else None,
             "last_speech_at": self.last_speech_at,
+            "acked": len(self.actions.get("acks", {})),
+            "hand": bool(self.actions.get("hand")),
+            "help": bool(self.actions.get("help")),
         }
 
 
@@ -215,8 +221,7 @@ class LiveState:
                 return None
         item = _pick(rec, _SEGMENT_KEYS)
         call.segments[seg_id] = item
-        if item.get("is_final"):
-            call.last_speech_at = now
+        call.last_speech_at = now  # a partial is speech too: someone talking is not a silence
         if not call.language and item.get("language"):
             call.language = item["language"]
         self._trim_segments(call)

@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 from assist_ui.auth import UserDirectory, scrub
 from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
 from assist_ui.http_api import HttpApi
+from assist_ui.live_actions import ACTION_OPS, LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
@@ -94,6 +95,7 @@ class UiServer:
         )
         self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
         self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check)
+        self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()
         self.port = 0
@@ -217,6 +219,8 @@ class UiServer:
             self.hub.unwatch(sub, call_id)
         elif op == "wall":
             self.hub.subscribe_wall(sub)
+        elif op in ACTION_OPS:
+            await self.actions.handle(sub, msg)
         elif op == "ping":
             sub.push(Outgoing(dumps({"type": "pong", "server_time": time.time()}), "pong"))
         else:

@@ -14,6 +14,7 @@ from typing import Any
 
 from assist_ui.redact import redact, redact_obj
 from assist_ui.store.model import CallFilter, alert_rows, call_row, check_review
+from assist_ui.store.schema import ACTION_COLUMNS
 
 
 class QaStore(ABC):
@@ -54,7 +55,22 @@ class QaStore(ABC):
             "stored_at": row["stored_at"],
             "updated_at": row["updated_at"],
             "reviews": reviews,
+            "actions": await self._actions_of(call_id),
         }
+
+    async def put_action(self, action: dict[str, Any]) -> bool:
+        """Store one live action (ack, whisper, help, raise/lower hand); False if its id was stored before.
+
+        The text is redacted here: a whisper is read later by QA and auditors, not only by the agent.
+        """
+        row = {key: action.get(key, "") for key in ACTION_COLUMNS}
+        row["text"] = redact(str(row["text"]))
+        row["at"] = float(action.get("at") or time.time())
+        return await self._put_action(row)
+
+    async def actions_of(self, call_id: str) -> list[dict[str, Any]]:
+        """Every stored live action of a call, oldest first."""
+        return await self._actions_of(call_id)
 
     # -- back end ----------------------------------------------------------------
     @abstractmethod
@@ -73,6 +89,13 @@ class QaStore(ABC):
     @abstractmethod
     async def _put_review(self, review: dict[str, Any]) -> None:
         """Insert or replace; raise ReviewError if the call (or alert) does not exist."""
+
+    @abstractmethod
+    async def _put_action(self, row: dict[str, Any]) -> bool:
+        """Insert unless ``action_id`` exists; True if inserted."""
+
+    @abstractmethod
+    async def _actions_of(self, call_id: str) -> list[dict[str, Any]]: ...
 
     @abstractmethod
     async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...

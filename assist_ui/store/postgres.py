@@ -15,7 +15,7 @@ import asyncpg
 
 from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
-from assist_ui.store.schema import MIGRATIONS, MIGRATIONS_TABLE
+from assist_ui.store.schema import ACTION_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x43414C4C  # "CALL": any constant shared by all replicas
@@ -118,6 +118,21 @@ class PostgresStore(QaStore):
                 "reviewed_at = excluded.reviewed_at",
                 r["call_id"], r["alert_id"], r["verdict"], r["note"], r["reviewer"], r["reviewed_at"],
             )
+
+    async def _put_action(self, row: dict[str, Any]) -> bool:
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(ACTION_COLUMNS)))
+        status = await self.pool.execute(
+            f"INSERT INTO live_actions ({', '.join(ACTION_COLUMNS)}) VALUES ({placeholders}) "
+            "ON CONFLICT (action_id) DO NOTHING",
+            *[row[k] for k in ACTION_COLUMNS],
+        )
+        return bool(status.endswith(" 1"))
+
+    async def _actions_of(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT {', '.join(ACTION_COLUMNS)} FROM live_actions WHERE call_id = $1 ORDER BY at, action_id", call_id
+        )
+        return [dict(r) for r in rows]
 
     async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         async with self.pool.acquire() as conn:

@@ -63,10 +63,33 @@ def _v1(real: str) -> list[str]:
     return [_CALLS.format(real=real), _ALERTS, _REVIEWS.format(real=real), *_INDEXES]
 
 
+# v2: what people did on live calls (alert acknowledgements, supervisor whispers and "help is
+# coming", raised hands), kept for audit and shown to QA.  No foreign key to calls: a live call
+# reaches the QA store only after it ends, its actions before that.
+_LIVE_ACTIONS = """
+CREATE TABLE live_actions (
+    action_id  TEXT PRIMARY KEY,
+    call_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    alert_id   TEXT NOT NULL DEFAULT '',
+    actor      TEXT NOT NULL,
+    actor_role TEXT NOT NULL DEFAULT '',
+    target     TEXT NOT NULL DEFAULT '',
+    text       TEXT NOT NULL DEFAULT '',
+    at         {real} NOT NULL
+)"""
+
+
+def _v2(real: str) -> list[str]:
+    return [_LIVE_ACTIONS.format(real=real), "CREATE INDEX live_actions_call ON live_actions (call_id, at)"]
+
+
 MIGRATIONS: dict[str, list[tuple[int, list[str]]]] = {
-    "sqlite": [(1, _v1("REAL"))],
-    "postgres": [(1, _v1("DOUBLE PRECISION"))],
+    "sqlite": [(1, _v1("REAL")), (2, _v2("REAL"))],
+    "postgres": [(1, _v1("DOUBLE PRECISION")), (2, _v2("DOUBLE PRECISION"))],
 }
+
+ACTION_COLUMNS = ("action_id", "call_id", "kind", "alert_id", "actor", "actor_role", "target", "text", "at")
 
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)"
 

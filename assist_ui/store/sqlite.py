@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
-from assist_ui.store.schema import MIGRATIONS, MIGRATIONS_TABLE
+from assist_ui.store.schema import ACTION_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE
 
 T = TypeVar("T")
 
@@ -129,6 +129,27 @@ class SqliteStore(QaStore):
             "reviewer = excluded.reviewer, reviewed_at = excluded.reviewed_at",
             (r["call_id"], r["alert_id"], r["verdict"], r["note"], r["reviewer"], r["reviewed_at"]),
         )
+
+    async def _put_action(self, row: dict[str, Any]) -> bool:
+        def put() -> bool:
+            cur = self.db.execute(
+                f"INSERT INTO live_actions ({', '.join(ACTION_COLUMNS)}) VALUES ({', '.join('?' * len(ACTION_COLUMNS))}) "
+                "ON CONFLICT (action_id) DO NOTHING",
+                [row[k] for k in ACTION_COLUMNS],
+            )
+            return cur.rowcount == 1
+
+        return await self._run(put)
+
+    async def _actions_of(self, call_id: str) -> list[dict[str, Any]]:
+        def get() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                f"SELECT {', '.join(ACTION_COLUMNS)} FROM live_actions WHERE call_id = ? ORDER BY at, action_id",
+                (call_id,),
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        return await self._run(get)
 
     # -- reads ----------------------------------------------------------------------
     async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:

@@ -68,9 +68,9 @@ async def store(request, tmp_path):
 
 
 async def test_migrations_are_applied_once(store):
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == 2
     await store.open()  # a second start (another replica) applies nothing twice
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == 2
     assert await store.ping()
 
 
@@ -86,6 +86,23 @@ async def test_put_is_idempotent_by_call_id_and_keeps_reviews(store):
     assert [(r["verdict"], r["reviewer"]) for r in got["reviews"]] == [("true_positive", "qa-1")]
     items, total = await store.list_calls(parse_filter({}))
     assert total == 1 and items[0]["review"]["verdict"] == "true_positive"
+
+
+async def test_live_actions_are_stored_once_redacted_and_shown_with_the_call(store):
+    ack = {"action_id": "ack:call-act:a1", "call_id": "call-act", "kind": "ack", "alert_id": "a1",
+           "actor": "agent-1", "actor_role": "agent", "at": T0 + 5}
+    assert await store.put_action(ack) is True
+    assert await store.put_action(dict(ack, at=T0 + 9)) is False  # acknowledged twice: the first one stands
+    await store.put_action({"action_id": "m1", "call_id": "call-act", "kind": "whisper", "actor": "sup-1",
+                            "actor_role": "supervisor", "target": "agent-1", "text": "call back on 13812345678",
+                            "at": T0 + 7})
+    got = await store.actions_of("call-act")
+    assert [(a["kind"], a["at"]) for a in got] == [("ack", T0 + 5), ("whisper", T0 + 7)]
+    assert got[1]["text"] == "call back on [PHONE]" and got[1]["target"] == "agent-1"
+    assert await store.actions_of("other-call") == []
+    # a live call's actions come before its summary; QA reads them with the stored call
+    await store.put_call(summary("call-act"))
+    assert [a["kind"] for a in (await store.get_call("call-act"))["actions"]] == ["ack", "whisper"]
 
 
 async def test_pii_is_redacted_before_it_is_stored(store, tmp_path):
@@ -174,7 +191,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CALLASSIST_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CALLASSIST_UI_DB_URL", raising=False)
     assert await asyncio.to_thread(main, ["migrate"]) == 0
-    assert "schema version 1" in capsys.readouterr().out
+    assert "schema version 2" in capsys.readouterr().out
     assert (tmp_path / "qa.sqlite3").exists()
     try:
         await (await asyncpg.connect(PG_URL, timeout=5)).close()
@@ -185,7 +202,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     try:
         assert await asyncio.to_thread(main, ["migrate", "--db-url", PG_URL]) == 0
         out = capsys.readouterr().out
-        assert f"schema={schema}" in out and "schema version 1" in out
+        assert f"schema={schema}" in out and "schema version 2" in out
     finally:
         conn = await asyncpg.connect(PG_URL)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
