@@ -132,3 +132,41 @@ def summary_of(call_id: str, agent_id: str, language: str, t0: float, duration: 
         suggestions=[s.record for s in steps if s.topic == "suggestions"],
         emotion=[s.record for s in steps if s.topic == "assist_emotion"],
         kb_version="kb1", rules_version="r1")
+
+
+_FLOOR_QUEUES = ("wealth", "billing", "cards", "claims")
+_FLOOR_AGENTS = ("agent-1", "agent-2")
+_FLOOR_SEVERITY = ("", "", "low", "medium", "", "high", "", "critical")
+
+
+def floor_calls(n: int, t0: float | None = None, prefix: str = "floor") -> list[Step]:
+    """``n`` live calls at once, as a busy floor looks on the wall: varied queues, agents (the
+    first two are the demo agents, the rest ``agent-<i>``), languages, emotions and alerts.
+    No call ends; one transcript final, one emotion state and (for some) one alert each."""
+    t0 = time.time() if t0 is None else t0
+    steps: list[Step] = []
+    for i in range(n):
+        call_id = f"{prefix}-{i:03d}"
+        agent = _FLOOR_AGENTS[i] if i < len(_FLOOR_AGENTS) else f"agent-{i + 1}"
+        zh = i % 3 != 2
+        start = t0 - 30 - (i * 7) % 600
+        steps.append(Step(0.0, "events", CallEvent(
+            call_id=call_id, kind="started", ts=start, agent_id=agent, customer_id=f"cust-{1000 + i}",
+            queue=_FLOOR_QUEUES[i % len(_FLOOR_QUEUES)], language="zh" if zh else "en", source="replay")))
+        text = _ZH_TURNS[i % len(_ZH_TURNS)][3] if zh else _EN_TURNS[i % len(_EN_TURNS)][3]
+        steps.append(Step(0.1, "transcripts", TranscriptSegment(
+            call_id=call_id, channel="customer", segment_id=f"{call_id}:customer:0", is_final=True, start=1.0,
+            end=4.0, text=text, language="zh" if zh else "en", revision=0, produced_at=t0, audio_end_at=t0)))
+        arousal = round(0.2 + (i * 37 % 70) / 100, 2)
+        state = "angry" if arousal >= 0.65 else "neutral" if arousal < 0.45 else "agitated"
+        steps.append(Step(0.2, "assist_emotion", EmotionState(
+            call_id=call_id, channel="customer", state=state, arousal=arousal, trend="steady",
+            probs={"neutral": round(1 - arousal, 2), "angry": arousal}, at=5.0, produced_at=t0)))
+        severity = _FLOOR_SEVERITY[i % len(_FLOOR_SEVERITY)]
+        if severity:
+            steps.append(Step(0.3, "alerts", Alert(
+                call_id=call_id, alert_id=f"floor.rule:{call_id}", rule_id="floor.rule", rule_kind="forbidden",
+                severity=severity, channel="agent", message=f"{severity} alert on {call_id}", evidence="",
+                evidence_start=1.0, evidence_end=4.0, segment_id=f"{call_id}:customer:0", rules_version="r1",
+                produced_at=t0, source_produced_at=t0)))
+    return steps

@@ -182,9 +182,9 @@ async def test_agent_supervisor_and_qa_pages(ui_process):
             # -- supervisor wall, then a call's live view -----------------------------------------
             sup = await sign_in(browser, base, "sup-1", "/supervisor")
             card = sup.locator(".wall-card[data-call='e2e-zh-001']")
-            await expect(card).to_contain_text("agent-1")
+            await expect(card.locator(".wall-agent-name")).to_have_text("Li Na 李娜")  # the name, not the id
             await expect(card.locator(".sev-badge")).to_contain_text("High")
-            await expect(sup.locator(".wall-card")).to_have_count(2)
+            await expect(sup.locator(".wall-card")).to_have_count(1)  # the English call has ended: off the wall
             await sup.screenshot(path=str(SHOTS / "supervisor.png"), full_page=True)
             await card.click()
             await sup.wait_for_url("**/agent?call=e2e-zh-001")

@@ -1,6 +1,12 @@
-// Agent panel: the live call(s) of the signed-in agent, or (?call=ID) one call watched by a
+// Agent panel: the call the signed-in agent is on, or (?call=ID) one call watched by a
 // supervisor/QA user.  State per call mirrors the server's live view: segments keyed by
-// segment_id (a final replaces its partials), alerts/suggestions keyed by id, newest emotion.
+// segment_id (a final replaces its partials), alerts/suggestions keyed by id, newest emotion,
+// and the call's live actions (acks, whispers, raised hand).
+//
+// Focus rule: the newest live call is shown; a call that starts takes focus (also on a
+// fresh sign-in); ended calls collapse into the "Earlier calls" list, from which the agent
+// may open one (it stays open until the next call starts).  With no live call, the last
+// one stays on screen marked as ended (wrap-up).
 'use strict';
 (async () => {
   const { t, el, clear } = CA;
@@ -8,18 +14,51 @@
   const user = await CA.requireUser();
   const params = new URLSearchParams(location.search);
   const watchId = params.get('call');
+  const isAgentView = !watchId; // the agent's own calls (acks, raise hand) vs a watcher's view
+  const canWhisper = !!watchId && user.role === 'supervisor';
 
   const calls = new Map(); // call_id -> view
   let active = null;
-  let notFound = false;
+  let pinned = null; // an ended call opened from the history list
+  let watchState = ''; // '' | 'pending' | 'not_found' (?call= only)
   let renderQueued = false;
   let rebuild = true; // active call changed: rebuild the transcript DOM
   const segNodes = new Map(); // segment_id -> <li> for the active call
+  const debug = { calls, user, beeps: 0, sent: [] };
+  window.__ca = debug; // for debugging in the console and the browser tests
+
+  // -- sound (optional, off by default, remembered per browser) ---------------------------
+  let soundOn = localStorage.getItem('ca.sound') === 'on';
+  let audio = null;
+  function beep(severity) {
+    if (!soundOn) return;
+    debug.beeps += 1;
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = (CA.SEV_RANK[severity] || 1) >= 3 ? 880 : 620;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no audio device: the strip is the cue */ }
+  }
+  const soundBtn = document.getElementById('sound');
+  function renderSound() {
+    soundBtn.textContent = soundOn ? t('sound_on') : t('sound_off');
+    soundBtn.setAttribute('aria-pressed', String(soundOn));
+  }
+  soundBtn.addEventListener('click', () => {
+    soundOn = !soundOn;
+    localStorage.setItem('ca.sound', soundOn ? 'on' : 'off');
+    if (soundOn && !audio) { try { audio = new AudioContext(); } catch (e) { audio = null; } } // needs this click
+    renderSound();
+  });
 
   function viewFrom(snap) {
     const v = {
       meta: snap, v: snap.v, segments: new Map(), alerts: new Map(), suggestions: new Map(),
-      emotion: Object.assign({}, snap.emotion || {}), flash: new Set(),
+      emotion: Object.assign({}, snap.emotion || {}), actions: snap.actions || {}, flash: new Set(),
     };
     (snap.segments || []).forEach((s) => v.segments.set(s.segment_id, s));
     (snap.alerts || []).forEach((a) => v.alerts.set(a.alert_id, a));
@@ -36,6 +75,7 @@
       view.changedSeg = (view.changedSeg || new Set()).add(item.segment_id);
     } else if (msg.kind === 'alert') {
       view.alerts.set(item.alert_id, item); view.flash.add(item.alert_id);
+      if (view.meta.call_id === active) beep(item.severity);
     } else if (msg.kind === 'suggestion') {
       view.suggestions.set(item.suggestion_id, item); view.flash.add(item.suggestion_id);
     } else if (msg.kind === 'emotion') {
@@ -43,37 +83,64 @@
       if (!cur || (item.at || 0) >= (cur.at || 0)) view.emotion[item.channel] = item;
     } else if (msg.kind === 'call') {
       Object.assign(view.meta, item);
+    } else if (msg.kind === 'action') {
+      view.actions = item.actions || {};
+      if (item.action && (item.action.kind === 'whisper' || item.action.kind === 'help')) view.flash.add('supmsg');
     }
   }
 
+  function byNewest(a, b) { return (b.meta.started_at || 0) - (a.meta.started_at || 0); }
+  function liveCalls() { return [...calls.values()].filter((v) => v.meta.status === 'live').sort(byNewest); }
+  function endedCalls() { return [...calls.values()].filter((v) => v.meta.status !== 'live').sort(byNewest); }
+
   function pickActive() {
-    if (watchId) { active = calls.has(watchId) ? watchId : null; return; }
-    if (active && calls.has(active)) return;
-    const list = [...calls.values()].sort((a, b) =>
-      (a.meta.status === 'live' ? 0 : 1) - (b.meta.status === 'live' ? 0 : 1) || b.meta.started_at - a.meta.started_at);
-    active = list.length ? list[0].meta.call_id : null;
-    rebuild = true;
+    const before = active;
+    if (watchId) {
+      active = calls.has(watchId) ? watchId : null;
+    } else {
+      if (pinned && !calls.has(pinned)) pinned = null;
+      const live = liveCalls();
+      active = pinned || (live[0] || endedCalls()[0] || { meta: {} }).meta.call_id || null;
+    }
+    if (active !== before) rebuild = true;
   }
 
   function onMessage(msg) {
     if (msg.type === 'snapshot') {
+      const isNew = !calls.has(msg.call.call_id);
       calls.set(msg.call.call_id, viewFrom(msg.call));
-      notFound = false;
+      watchState = '';
+      if (isNew && msg.call.status === 'live') pinned = null; // a call that starts takes focus
       if (msg.call.call_id === active) rebuild = true;
-      pickActive();
     } else if (msg.type === 'update') {
       const view = calls.get(msg.call_id);
       if (!view || msg.v <= view.v) return; // older than the snapshot we hold
       applyUpdate(view, msg); view.v = msg.v;
     } else if (msg.type === 'removed') {
       calls.delete(msg.call_id);
-      if (active === msg.call_id) { active = null; rebuild = true; }
-      pickActive();
-    } else if (msg.type === 'error' && msg.error === 'not_found') {
-      notFound = true;
+    } else if (msg.type === 'error' && msg.error === 'not_found' && !msg.op) {
+      watchState = 'not_found';
     } else if (msg.type === 'pending') {
-      notFound = false;
+      watchState = 'pending';
+      lookUpStored();
+    } else if (msg.type === 'error' && msg.op) {
+      actionStatus(t(msg.error === 'not_stored' ? 'not_stored' : 'action_failed', { msg: msg.error }), true);
+      return;
+    } else if (msg.type === 'action_ok') {
+      actionStatus(msg.op === 'whisper' ? t('sent') : '', false);
+      return;
     } else { return; }
+    pickActive();
+    schedule();
+  }
+
+  // ?call= for a call that is not live: say so, and offer its QA review when it is stored
+  let storedLink = null;
+  async function lookUpStored() {
+    if (!['qa', 'supervisor'].includes(user.role) || storedLink !== null) return;
+    storedLink = false;
+    const r = await CA.api('/api/qa/calls/' + encodeURIComponent(watchId));
+    storedLink = r.ok;
     schedule();
   }
 
@@ -88,48 +155,100 @@
     const notice = document.getElementById('notice');
     const panel = document.getElementById('panel');
     const head = document.getElementById('callhead');
-    renderTabs();
+    renderHistory();
+    renderSound();
     const view = active && calls.get(active);
+    document.getElementById('whisper').hidden = !(canWhisper && view && view.meta.status === 'live');
     if (!view) {
       panel.hidden = true; head.hidden = true; notice.hidden = false;
-      notice.textContent = watchId ? (notFound ? t('call_not_available') : t('waiting_call')) : t('no_calls');
-      notice.className = 'notice' + (notFound ? ' notice-error' : '');
+      document.getElementById('backlive').hidden = true;
+      renderAlerts(null); renderSupMsg(null);
+      clear(notice).className = 'notice' + (watchState === 'not_found' ? ' notice-error' : '');
+      if (!watchId) notice.append(t('no_calls'));
+      else if (watchState === 'not_found') notice.append(t('call_not_available'));
+      else if (watchState === 'pending') {
+        notice.append(t('unknown_call', { id: watchId }));
+        if (storedLink) notice.append(' ', el('a', { href: '/qa/call?id=' + encodeURIComponent(watchId) }, t('unknown_call_qa')));
+      } else notice.append(t('waiting_call'));
+      document.title = 'callassist · ' + t('nav_agent');
       return;
     }
-    notice.hidden = true; panel.hidden = false; head.hidden = false;
+    const live = view.meta.status === 'live';
+    notice.hidden = live || !isAgentView || liveCalls().length > 0;
+    notice.className = 'notice';
+    notice.textContent = t('no_live_now');
+    renderBackToLive(view);
+    panel.hidden = false; head.hidden = false;
+    document.title = (live ? '● ' + t('live') + ' · ' : '') + 'callassist · ' + t('nav_agent');
     renderHead(view);
     renderTranscript(view);
     renderEmotion(view);
     renderStrategy(view);
     renderAlerts(view);
+    renderSupMsg(view);
     renderSuggestions(view);
     view.flash.clear();
   }
 
-  function renderTabs() {
-    const tabs = clear(document.getElementById('tabs'));
-    if (watchId || calls.size < 2) return;
-    for (const v of calls.values()) {
-      const id = v.meta.call_id;
-      tabs.append(el('button', {
-        type: 'button', className: 'tab' + (id === active ? ' active' : ''),
-        onclick: () => { active = id; rebuild = true; schedule(); },
-      }, id, v.meta.status === 'ended' ? ' · ' + t('ended') : ''));
-    }
+  function renderBackToLive(view) {
+    const box = clear(document.getElementById('backlive'));
+    const live = liveCalls();
+    box.hidden = !(isAgentView && view.meta.status !== 'live' && live.length);
+    if (box.hidden) return;
+    box.append(t('viewing_ended'), ' ', el('button', {
+      type: 'button', className: 'primary small', onclick: () => { pinned = null; pickActive(); schedule(); },
+    }, t('back_to_live')));
+  }
+
+  function renderHistory() {
+    const box = document.getElementById('history');
+    const ended = isAgentView ? endedCalls() : [];
+    box.hidden = !ended.length;
+    if (!ended.length) return;
+    document.getElementById('historyhead').textContent = t('history', { n: ended.length });
+    const list = clear(document.getElementById('historylist'));
+    ended.forEach((v) => {
+      const m = v.meta;
+      list.append(el('li', {}, el('button', {
+        type: 'button', className: 'history-item' + (m.call_id === active ? ' active' : ''), dataset: { call: m.call_id },
+        onclick: () => { pinned = m.call_id; pickActive(); schedule(); },
+      },
+      el('span', { className: 'status status-ended' }, t('ended')),
+      el('strong', { className: 'call-id' }, m.call_id),
+      el('span', { className: 'muted' }, m.customer_id || ''),
+      el('span', { className: 'muted' }, t('ended_at'), ' ', CA.timeOf(m.ended_at)),
+      el('span', { className: 'muted' }, CA.duration(m.duration)),
+      v.alerts.size ? el('span', { className: 'muted' }, t('n_alerts', { n: v.alerts.size })) : null)));
+    });
   }
 
   function renderHead(view) {
     const m = view.meta;
+    const live = m.status === 'live';
     const head = clear(document.getElementById('callhead'));
+    head.classList.toggle('ended', !live);
     head.append(
-      el('span', { className: 'status status-' + CA.cssToken(m.status) }, m.status === 'live' ? t('live') : t('ended')),
+      el('span', { className: 'status status-' + CA.cssToken(m.status) + (live ? ' live-marker' : '') },
+        live ? t('live') : t('ended')),
       el('strong', { className: 'call-id' }, m.call_id),
       field(t('customer_id'), m.customer_id || '—'),
-      field(t('queue'), m.queue || '—'),
-      field(t('language'), m.language || '—'),
+      field(t('queue'), CA.queueLabel(m.queue) || '—'),
+      field(t('language'), CA.langLabel(m.language) || '—'),
       field(t('duration'), el('span', { id: 'duration', dataset: { start: m.started_at, end: m.ended_at || '' } }, '')),
-    );
+      ...(live ? [] : [el('span', { className: 'wrapup' }, t('wrapup'))]),
+      ...(isAgentView && live ? [handButton(view)] : []));
     tickDuration();
+  }
+
+  function handButton(view) {
+    const hand = view.actions.hand;
+    if (hand) {
+      return el('span', { className: 'hand-raised' }, t('hand_raised'), ' ',
+        el('button', { type: 'button', className: 'small', id: 'lowerhand',
+          onclick: () => act({ op: 'lower_hand', call_id: view.meta.call_id }) }, t('lower_hand')));
+    }
+    return el('button', { type: 'button', className: 'small raise-hand', id: 'raisehand',
+      onclick: () => act({ op: 'raise_hand', call_id: view.meta.call_id }) }, t('raise_hand'));
   }
 
   function field(label, value) {
@@ -212,19 +331,51 @@
       el('strong', {}, s.title), el('p', {}, s.text), copyButton(s.text)));
   }
 
+  // The strip: every alert of the shown call, most severe first, unacknowledged before
+  // acknowledged within a severity, newest first; it never scrolls out of view (CSS sticky).
   function renderAlerts(view) {
     const list = clear(document.getElementById('alerts'));
+    const count = document.getElementById('alertcount');
+    const strip = document.getElementById('strip');
+    if (!view) { strip.hidden = true; return; }
+    strip.hidden = false;
+    const acks = (view.actions && view.actions.acks) || {};
     const alerts = [...view.alerts.values()].sort((a, b) =>
-      (CA.SEV_RANK[b.severity] || 0) - (CA.SEV_RANK[a.severity] || 0) || (b.produced_at || 0) - (a.produced_at || 0));
-    if (!alerts.length) { list.append(el('li', { className: 'muted' }, t('no_alerts'))); return; }
-    alerts.forEach((a) => list.append(el('li', {
-      className: 'alert sev-' + CA.cssToken(a.severity) + (view.flash.has(a.alert_id) ? ' flash' : ''),
-      dataset: { alert: a.alert_id },
-    },
-    el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
-    el('span', { className: 'alert-msg' }, a.message),
-    a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
-    el('span', { className: 'rule muted' }, a.rule_id))));
+      (CA.SEV_RANK[b.severity] || 0) - (CA.SEV_RANK[a.severity] || 0) ||
+      (acks[a.alert_id] ? 1 : 0) - (acks[b.alert_id] ? 1 : 0) || (b.produced_at || 0) - (a.produced_at || 0));
+    const open = alerts.filter((a) => !acks[a.alert_id]);
+    const worst = open[0] ? open[0].severity : '';
+    strip.className = 'alert-strip' + (worst ? ' has-open strip-' + CA.cssToken(worst) : '');
+    count.textContent = alerts.length ? t('alert_count', { n: alerts.length, u: open.length }) : t('alert_count_none');
+    alerts.forEach((a) => {
+      const ack = acks[a.alert_id];
+      list.append(el('li', {
+        className: 'alert sev-' + CA.cssToken(a.severity) + (ack ? ' acked' : '') + (view.flash.has(a.alert_id) ? ' flash' : ''),
+        dataset: { alert: a.alert_id },
+      },
+      el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
+      el('span', { className: 'alert-msg' }, a.message),
+      a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
+      ack ? el('span', { className: 'ack-state' }, t('acked_by', { who: ack.by_name || ack.by, time: CA.timeOf(ack.at) }))
+        : (isAgentView && view.meta.status === 'live' ? el('button', {
+          type: 'button', className: 'small ack',
+          onclick: (ev) => { ev.currentTarget.disabled = true; act({ op: 'ack', call_id: view.meta.call_id, alert_id: a.alert_id }); },
+        }, t('ack')) : null)));
+    });
+  }
+
+  // Supervisor → agent: "help is coming" and the latest whispers, at the top with the alerts
+  function renderSupMsg(view) {
+    const box = clear(document.getElementById('supmsg'));
+    const acts = (view && view.actions) || {};
+    const messages = (acts.messages || []).filter((m) => m.kind === 'whisper' && m.text).slice(-3).reverse();
+    box.hidden = !(acts.help || messages.length);
+    if (box.hidden) return;
+    box.classList.toggle('flash', view.flash.has('supmsg'));
+    if (acts.help) box.append(el('div', { className: 'help-coming' }, t('help_coming', { who: acts.help.by_name || acts.help.by })));
+    messages.forEach((m) => box.append(el('div', { className: 'whisper-msg' },
+      el('span', { className: 'label' }, t('whisper_from', { who: m.by_name || m.by }), ' · ', CA.timeOf(m.at)), ' ',
+      el('span', { className: 'whisper-text' }, m.text))));
   }
 
   function copyButton(text) {
@@ -252,10 +403,28 @@
     });
   }
 
+  // -- live actions over the socket ---------------------------------------------------------
+  function act(op) { debug.sent.push(op.op); sock.send(op); }
+  function actionStatus(text, isError) {
+    const n = document.querySelector('#whisper .form-status');
+    if (n) { n.textContent = text; n.classList.toggle('error', !!isError); }
+    if (isError) schedule(); // re-enable an ack button that failed
+  }
+  const whisperForm = document.getElementById('whisper');
+  whisperForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = whisperForm.querySelector('input[name=text]');
+    if (!input.value.trim() || !active) return;
+    act({ op: 'whisper', call_id: active, text: input.value.trim() });
+    input.value = '';
+  });
+  document.getElementById('helpbtn').addEventListener('click', () => {
+    if (active) act({ op: 'whisper', call_id: active, help: true });
+  });
+
   CA.onLang(() => { rebuild = true; schedule(); });
   const sock = new CA.LiveSocket(onMessage, CA.connStatus);
   if (watchId) sock.resubscribe.push({ op: 'watch', call_id: watchId });
   sock.connect();
   schedule();
-  window.__ca = { calls, user }; // for debugging in the console and the browser tests
 })();

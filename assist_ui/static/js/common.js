@@ -33,6 +33,29 @@ const CA = (() => {
       reviews: 'Reviews', call_verdict: 'Whole call', by: 'by', not_found: 'Call not found.', loading: 'Loading…',
       forbidden: 'Your role cannot open this page.', error: 'Something went wrong: {msg}', index_title: 'Sign in to callassist',
       open: 'Open', partial: 'speaking…', customer_id: 'Customer', strategy_hint: 'Strategy',
+
+      // agent panel: alert strip, history, live actions
+      ack: 'Acknowledge', acked: 'Acknowledged', acked_by: 'Acknowledged by {who} · {time}',
+      alert_count: '{n} alerts · {u} to acknowledge', alert_count_one: '1 alert · {u} to acknowledge',
+      alert_count_none: 'No alerts on this call', sound_on: 'Sound: on', sound_off: 'Sound: off',
+      history: 'Earlier calls ({n})', history_one: 'Earlier call (1)', viewing_ended: 'You are looking at an ended call.',
+      back_to_live: 'Back to the live call', wrapup: 'Call ended — wrap-up',
+      no_live_now: 'No live call right now. The next call opens here as soon as it starts.',
+      raise_hand: 'Raise hand', lower_hand: 'Lower hand', hand_raised: 'Hand raised — the supervisors see it',
+      help_coming: 'Help is coming — {who}', whisper_from: '{who}', whisper_label: 'Message to the agent',
+      whisper_placeholder: 'Only the agent on the call sees it', whisper_send: 'Send', help_coming_send: 'Help is coming',
+      sent: 'Sent ✓', not_stored: 'Not saved (QA store unavailable); try again.', action_failed: 'Not sent: {msg}',
+      unknown_call: 'No live call with the id “{id}”. It may have ended or never started; this page updates if it starts.',
+      unknown_call_qa: 'Open its QA review', ended_at: 'Ended', alerts_short: 'Alerts',
+      role_agent: 'Agent', role_supervisor: 'Supervisor', role_qa: 'QA',
+      // supervisor wall
+      wall_search: 'Search', wall_search_hint: 'Call, agent, customer, alert…', wall_state: 'State',
+      group_by_queue: 'Group by queue', showing: '{n} of {total} live calls', no_open_alerts: 'No open alert',
+      hand_raised_short: 'Hand raised', help_sent: 'Help on the way',
+      // codes from the platform: shown localised, the code itself when unknown
+      queue_wealth: 'Wealth management', queue_billing: 'Billing', queue_cards: 'Cards', queue_loans: 'Loans',
+      queue_claims: 'Claims', queue_policy: 'Policies', queue_general: 'General', queue_retention: 'Retention',
+      lang_zh: 'Chinese', lang_en: 'English', lang_yue: 'Cantonese',
     },
     zh: {
       brand: 'callassist 坐席助手', nav_agent: '坐席面板', nav_supervisor: '班长监控墙', nav_qa: '质检复核',
@@ -58,6 +81,25 @@ const CA = (() => {
       saved: '已保存 ✓', reviews: '复核记录', call_verdict: '整通通话', by: '复核人', not_found: '找不到该通话。',
       loading: '加载中…', forbidden: '您的角色无权打开此页面。', error: '出错了：{msg}', index_title: '登录 callassist',
       open: '打开', partial: '说话中…', customer_id: '客户', strategy_hint: '策略',
+
+      ack: '确认', acked: '已确认', acked_by: '{who} 已确认 · {time}',
+      alert_count: '{n} 条提醒 · {u} 条待确认', alert_count_none: '本通话暂无提醒', sound_on: '提示音：开',
+      sound_off: '提示音：关', history: '之前的通话（{n}）', viewing_ended: '您正在查看一通已结束的通话。',
+      back_to_live: '返回当前通话', wrapup: '通话已结束 — 话后处理',
+      no_live_now: '当前没有进行中的通话。下一通电话开始时会立即显示在这里。',
+      raise_hand: '举手求助', lower_hand: '放下', hand_raised: '已举手 — 班长已看到',
+      help_coming: '{who} 马上来协助', whisper_from: '{who}', whisper_label: '发给坐席的消息',
+      whisper_placeholder: '只有通话中的坐席能看到', whisper_send: '发送', help_coming_send: '马上来协助',
+      sent: '已发送 ✓', not_stored: '未保存（质检库不可用），请重试。', action_failed: '未发送：{msg}',
+      unknown_call: '没有编号为“{id}”的进行中通话。它可能已结束或尚未开始；如果开始，本页会自动更新。',
+      unknown_call_qa: '打开质检复核', ended_at: '结束时间', alerts_short: '提醒',
+      role_agent: '坐席', role_supervisor: '班长', role_qa: '质检',
+      wall_search: '搜索', wall_search_hint: '通话、坐席、客户、提醒…', wall_state: '状态',
+      group_by_queue: '按队列分组', showing: '显示 {n} / {total} 通', no_open_alerts: '无未处理提醒',
+      hand_raised_short: '举手', help_sent: '已派人协助',
+      queue_wealth: '理财', queue_billing: '账单', queue_cards: '信用卡', queue_loans: '贷款',
+      queue_claims: '理赔', queue_policy: '保单', queue_general: '综合', queue_retention: '挽留',
+      lang_zh: '中文', lang_en: '英文', lang_yue: '粤语',
     },
   };
 
@@ -66,7 +108,8 @@ const CA = (() => {
 
   function t(key, vars) {
     // English plural: a "<key>_one" entry is used when vars.n is 1
-    if (vars && vars.n === 1 && I18N.en[key + '_one']) key += '_one';
+    // (Chinese has no plural: a language without the "_one" entry keeps the plain one)
+    if (vars && vars.n === 1 && (I18N[lang] || I18N.en)[key + '_one']) key += '_one';
     let s = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
     if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace('{' + k + '}', String(v));
     return s;
@@ -127,6 +170,12 @@ const CA = (() => {
   }
   function stateLabel(s) { return I18N.en['state_' + s] ? t('state_' + s) : (s || t('state_unknown')); }
   function sevLabel(s) { return I18N.en['sev_' + s] ? t('sev_' + s) : s; }
+  function queueLabel(q) { return q && I18N.en['queue_' + q] ? t('queue_' + q) : (q || ''); }
+  function langLabel(l) { return l && I18N.en['lang_' + l] ? t('lang_' + l) : (l || ''); }
+  function roleLabel(r) { return I18N.en['role_' + r] ? t('role_' + r) : r; }
+  function timeOf(epoch) {
+    return epoch ? new Date(epoch * 1000).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—';
+  }
   function trendArrow(tr) { return tr === 'rising' ? '↗' : tr === 'falling' ? '↘' : '→'; }
   function cssToken(s) { return String(s || '').toLowerCase().replace(/[^a-z0-9_-]/g, ''); }
 
@@ -177,7 +226,8 @@ const CA = (() => {
     const box = document.getElementById('user');
     if (box) {
       clear(box).append(el('span', { className: 'user-name' }, user.name),
-        el('span', { className: 'role role-' + cssToken(user.role) }, user.role));
+        el('span', { className: 'role role-' + cssToken(user.role), dataset: { role: user.role } }, roleLabel(user.role)));
+      box.title = user.name;
     }
     document.querySelectorAll('[data-roles]').forEach((n) => {
       n.hidden = !n.dataset.roles.split(' ').includes(user.role);
@@ -238,6 +288,9 @@ const CA = (() => {
     n.textContent = t(state);
   }
   langListeners.push(() => connStatus(connState));
+  langListeners.push(() => document.querySelectorAll('.role[data-role]').forEach((n) => {
+    n.textContent = roleLabel(n.dataset.role);
+  }));
 
   async function copyText(text) {
     try { await navigator.clipboard.writeText(text); return true; } catch (e) {
@@ -249,8 +302,11 @@ const CA = (() => {
 
   return {
     t, el, clear, applyI18n, setLang, onLang: (f) => langListeners.push(f), lang: () => lang,
-    clock, duration, dateTime, stateLabel, sevLabel, trendArrow, cssToken,
+    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, trendArrow, cssToken,
     token, api, requireUser, initChrome, LiveSocket, connStatus, copyText,
+    // the one source of these vocabularies for every page
     SEV_RANK: { low: 1, medium: 2, high: 3, critical: 4 },
+    SEVERITIES: ['critical', 'high', 'medium', 'low'],
+    ROLES: ['agent', 'supervisor', 'qa'],
   };
 })();
