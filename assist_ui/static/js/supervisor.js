@@ -30,7 +30,7 @@
   function onMessage(msg) {
     if (msg.type === 'names') {
       Object.entries(msg.names || {}).forEach(([id, name]) => names.set(id, name));
-      cards.clear(); schedule(); return;
+      schedule(); return;
     }
     if (msg.type !== 'wall') return;
     if (msg.server_time) serverSkew = msg.server_time - Date.now() / 1000;
@@ -83,8 +83,14 @@
     select.value = current;
   }
   function distinct(key) { return [...new Set([...rows.values()].map((r) => r[key]).filter(Boolean))].sort(); }
+  let filterKey = '';
   function renderFilters() {
     if (form.contains(document.activeElement) && document.activeElement.tagName === 'SELECT') return; // open list
+    // rebuild the drop-downs only when what they offer changed (not on every wall message)
+    const key = [CA.lang(), names.size, JSON.stringify(filters), distinct('queue'), distinct('agent_id').length,
+      distinct('language'), [...new Set([...rows.values()].map(stateOf))].sort()].join('|');
+    if (key === filterKey) return;
+    filterKey = key;
     options(form.queue, distinct('queue').map((q) => [q, CA.queueLabel(q)]), CA.queueLabel);
     options(form.severity, CA.SEVERITIES.map((s) => [s, CA.sevLabel(s)]), CA.sevLabel);
     options(form.agent, distinct('agent_id').map((a) => [a, names.get(a) || a]).sort((a, b) => a[1].localeCompare(b[1])),
@@ -156,37 +162,51 @@
     }, (s === 'none' ? t('no_open_alerts') : CA.sevLabel(s)) + ' ' + counts[s])));
   }
 
+  // A card is built once per call and then updated in place (text and classes only), so a
+  // wall message touching 200 rows changes text nodes, not 200 subtrees.
   function card(r) {
     const key = [r.v, r.acked, r.hand, r.help, CA.lang(), names.get(r.agent_id) || ''].join('|');
-    const kept = cards.get(r.call_id);
+    let kept = cards.get(r.call_id);
     if (kept && kept.key === key) return kept.node;
+    if (!kept) { kept = buildCard(r); cards.set(r.call_id, kept); }
+    kept.key = key;
     const e = r.emotion || {};
     const pct = Math.round(100 * Math.max(0, Math.min(1, e.arousal || 0)));
     const open = openAlerts(r);
-    const node = el('a', {
-      className: 'wall-card sev-' + CA.cssToken(open ? r.max_severity : 'none') + (r.hand ? ' has-hand' : ''),
-      href: '/agent?call=' + encodeURIComponent(r.call_id), title: t('open_view'), dataset: { call: r.call_id },
-    },
-    el('div', { className: 'wall-top' },
-      el('strong', { className: 'wall-agent-name' }, agentName(r)),
-      r.hand ? el('span', { className: 'hand' }, t('hand_raised_short')) : null,
-      r.help ? el('span', { className: 'help-flag' }, t('help_sent')) : null,
-      el('span', { className: 'dur', dataset: { start: r.started_at } })),
-    el('div', { className: 'wall-meta muted' },
-      el('span', { className: 'call-id' }, r.call_id), r.queue ? ' · ' + CA.queueLabel(r.queue) : '',
-      r.language ? ' · ' + CA.langLabel(r.language) : ''),
-    el('div', { className: 'wall-emotion state-' + CA.cssToken(e.state) },
-      el('span', { className: 'state-label' }, e.state ? CA.stateLabel(e.state) : '—'),
-      e.trend ? el('span', { className: 'trend trend-' + CA.cssToken(e.trend) }, CA.trendArrow(e.trend)) : null,
-      el('span', { className: 'muted' }, e.state ? pct + '%' : ''),
-      el('span', { className: 'sil-box muted' }, t('silence'), ' ',
-        el('span', { className: 'sil', dataset: { last: r.last_speech_at || r.started_at } }))),
-    el('div', { className: 'wall-alerts' },
-      el('span', { className: 'sev-badge sev-' + CA.cssToken(r.max_severity) + (r.alerts_open ? '' : ' none') },
-        r.alerts_open ? CA.sevLabel(r.max_severity) + ' ' + open + '/' + r.alerts_open : t('no_alerts')),
-      r.last_alert ? el('span', { className: 'last-alert' }, r.last_alert.message) : null));
-    cards.set(r.call_id, { key, node });
-    return node;
+    const p = kept.parts;
+    kept.node.className = 'wall-card sev-' + CA.cssToken(open ? r.max_severity : 'none') + (r.hand ? ' has-hand' : '');
+    p.name.textContent = agentName(r);
+    p.hand.hidden = !r.hand; p.hand.textContent = t('hand_raised_short');
+    p.help.hidden = !r.help; p.help.textContent = t('help_sent');
+    p.dur.dataset.start = r.started_at;
+    p.meta.textContent = r.call_id + (r.queue ? ' · ' + CA.queueLabel(r.queue) : '') +
+      (r.language ? ' · ' + CA.langLabel(r.language) : '');
+    p.emotion.className = 'wall-emotion state-' + CA.cssToken(e.state);
+    p.state.textContent = e.state ? CA.stateLabel(e.state) : '—';
+    p.trend.className = 'trend trend-' + CA.cssToken(e.trend);
+    p.trend.textContent = e.trend ? CA.trendArrow(e.trend) : '';
+    p.pct.textContent = e.state ? pct + '%' : '';
+    p.silLabel.textContent = t('silence');
+    p.sil.dataset.last = r.last_speech_at || r.started_at;
+    p.badge.className = 'sev-badge sev-' + CA.cssToken(r.max_severity) + (r.alerts_open ? '' : ' none');
+    p.badge.textContent = r.alerts_open ? CA.sevLabel(r.max_severity) + ' ' + open + '/' + r.alerts_open : t('no_alerts');
+    p.last.textContent = r.last_alert ? r.last_alert.message : '';
+    return kept.node;
+  }
+
+  function buildCard(r) {
+    const p = {
+      name: el('strong', { className: 'wall-agent-name' }), hand: el('span', { className: 'hand' }),
+      help: el('span', { className: 'help-flag' }), dur: el('span', { className: 'dur' }),
+      meta: el('div', { className: 'wall-meta muted' }), state: el('span', { className: 'state-label' }),
+      trend: el('span', {}), pct: el('span', { className: 'muted' }), silLabel: el('span', {}),
+      sil: el('span', { className: 'sil' }), badge: el('span', {}), last: el('span', { className: 'last-alert' }),
+    };
+    p.emotion = el('div', {}, p.state, p.trend, p.pct, el('span', { className: 'sil-box muted' }, p.silLabel, ' ', p.sil));
+    const node = el('a', { href: '/agent?call=' + encodeURIComponent(r.call_id), title: t('open_view'), dataset: { call: r.call_id } },
+      el('div', { className: 'wall-top' }, p.name, p.hand, p.help, p.dur), p.meta, p.emotion,
+      el('div', { className: 'wall-alerts' }, p.badge, p.last));
+    return { key: '', node, parts: p };
   }
 
   function tick() {
@@ -200,7 +220,7 @@
   }
   setInterval(tick, 1000);
 
-  CA.onLang(() => { cards.clear(); render(); });
+  CA.onLang(() => { cards.clear(); clear(document.getElementById('wall')); render(); });
   const sock = new CA.LiveSocket((msg) => { stats.messages += 1; onMessage(msg); }, CA.connStatus);
   sock.resubscribe.push({ op: 'wall' });
   sock.connect();
