@@ -150,6 +150,28 @@ async def test_alert_strip_acknowledge_sound_and_supervisor_messages(ui_process)
             await expect(agent.locator("#supmsg .help-coming")).to_have_text("Help is coming — Wang Wei 王伟 (supervisor)")
             assert await in_viewport(agent, "#supmsg")
             await agent.screenshot(path=str(SHOTS / "agent_800_whisper.png"))
+            await strip.nth(1).locator("button.ack").click()  # the high one (it is in the QA summary)
+            await expect(agent.locator("#alertcount")).to_have_text("4 alerts · 2 to acknowledge")
+
+            # after the call: QA sees who acknowledged what, and everything done on the call
+            call = sample_call("strip-1", "agent-1", "zh")
+            await replay(settings, call[-2:])  # the end and the qa.calls summary
+            qa = await sign_in(browser, base, "qa-1", "/qa/call?id=strip-1")
+            for _ in range(50):  # the sink stores the summary asynchronously
+                if await qa.locator("#alerts .alert").count():
+                    break
+                await qa.wait_for_timeout(200)
+                await qa.reload()
+            high = qa.locator("#alerts .alert[data-alert='forbidden.guaranteed_return:strip-1:agent:3']")
+            await expect(high.locator(".ack-state")).to_contain_text("Acknowledged live by agent-1")
+            await expect(qa.locator("#actions .live-action")).to_have_count(5)
+            await expect(qa.locator("#actions")).to_contain_text("先道歉，再说明退款时限")
+            await qa.click("#lang")
+            await expect(high.locator(".ack-state")).to_contain_text("在通话中确认")
+            # risk reasons (English sentences from streams/risk.py) are shown in the reader's language
+            zh = await qa.evaluate("""[CA.reasonLabel('high forbidden.x (agent) at 13s: “保证收益”'),
+                CA.reasonLabel('customer agitated in 40% of the call'), CA.reasonLabel('something new')]""")
+            assert zh == ["高：forbidden.x（坐席），第 13 秒：“保证收益”", "客户在 40% 的通话时间里情绪激动", "something new"]
             for page in (agent, sup, wall):
                 assert page.errors == [], page.errors
         finally:
@@ -160,7 +182,7 @@ async def test_alert_strip_acknowledge_sound_and_supervisor_messages(ui_process)
         kinds = [r[0] for r in db.execute("SELECT kind FROM live_actions WHERE call_id = 'strip-1' ORDER BY at")]
     finally:
         db.close()
-    assert kinds == ["ack", "raise_hand", "whisper", "help"]
+    assert kinds == ["ack", "raise_hand", "whisper", "help", "ack"]
 
 
 @pytest.mark.parametrize("width,height", [(1920, 1080), (1366, 768), (800, 900), (480, 850)])

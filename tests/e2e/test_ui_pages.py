@@ -204,7 +204,7 @@ async def test_agent_supervisor_and_qa_pages(ui_process):
                 await qa.click("#filters button[type=submit]")
             await expect(rows).to_have_count(2)
             await expect(rows.first).to_have_attribute("data-call", "e2e-zh-001")
-            await expect(rows.first.locator(".level")).to_have_text("high")
+            await expect(rows.first.locator(".level")).to_have_text("High")
             await qa.screenshot(path=str(SHOTS / "qa_list.png"), full_page=True)
             await qa.fill("#filters input[name=q]", "duplicate charge")
             await qa.click("#filters button[type=submit]")

@@ -32,20 +32,33 @@
     renderAlerts(c);
     renderSuggestions(c);
     renderReviews();
+    renderActions();
+  }
+
+  // what the agent and the supervisors did while the call was live (stored, audited)
+  function ackOf(alertId) { return (data.actions || []).find((a) => a.kind === 'ack' && a.alert_id === alertId); }
+  function renderActions() {
+    const list = clear(document.getElementById('actions'));
+    const acts = data.actions || [];
+    if (!acts.length) { list.append(el('li', { className: 'muted' }, t('no_live_actions'))); return; }
+    acts.forEach((a) => list.append(el('li', { className: 'live-action kind-' + CA.cssToken(a.kind) },
+      el('span', { className: 'muted' }, CA.timeOf(a.at)), ' ', el('strong', {}, a.actor), ' ',
+      el('span', { className: 'chip role-chip' }, CA.roleLabel(a.actor_role)), ' ',
+      t('action_' + a.kind), a.alert_id ? ' · ' + a.alert_id : '', a.text ? el('div', { className: 'note' }, a.text) : null)));
   }
 
   function renderHead(c) {
     const head = clear(document.getElementById('callhead'));
     head.append(
       el('span', { className: 'risk-big level-' + CA.cssToken(c.risk_level) }, String(Math.round(c.risk_score || 0)),
-        el('small', {}, ' ' + (c.risk_level || ''))),
+        el('small', {}, ' ' + CA.sevLabel(c.risk_level || ''))),
       el('strong', { className: 'call-id' }, c.call_id),
       field(t('agent'), c.agent_id || '—'), field(t('customer_id'), c.customer_id || '—'),
-      field(t('queue'), c.queue || '—'), field(t('language'), c.language || '—'),
+      field(t('queue'), CA.queueLabel(c.queue) || '—'), field(t('language'), CA.langLabel(c.language) || '—'),
       field(t('started'), CA.dateTime(c.started_at)), field(t('duration'), CA.duration(c.duration)));
     if ((c.reasons || []).length) {
       head.append(el('div', { className: 'reasons' }, el('span', { className: 'label' }, t('reasons')),
-        el('ul', {}, c.reasons.map((x) => el('li', {}, x)))));
+        el('ul', {}, c.reasons.map((x) => el('li', { title: x }, CA.reasonLabel(x))))));
     }
   }
 
@@ -169,6 +182,8 @@
         el('span', { className: 'alert-msg' }, a.message),
         el('span', { className: 'rule muted' }, a.rule_id + ' · ' + CA.clock(a.evidence_start)),
         a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
+        el('span', { className: ackOf(a.alert_id) ? 'ack-state' : 'muted not-acked' }, ackOf(a.alert_id)
+          ? t('acked_live', { who: ackOf(a.alert_id).actor, time: CA.timeOf(ackOf(a.alert_id).at) }) : t('not_acked')),
         el('div', { className: 'alert-verdict' },
           rv ? el('span', { className: 'chip verdict-' + CA.cssToken(rv.verdict) }, t(rv.verdict)) : null,
           user.role === 'qa' ? verdictButton(a.alert_id, 'true_positive') : null,

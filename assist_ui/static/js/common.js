@@ -48,6 +48,13 @@ const CA = (() => {
       unknown_call: 'No live call with the id “{id}”. It may have ended or never started; this page updates if it starts.',
       unknown_call_qa: 'Open its QA review', ended_at: 'Ended', alerts_short: 'Alerts',
       role_agent: 'Agent', role_supervisor: 'Supervisor', role_qa: 'QA',
+      // QA pages
+      qa_call_title: 'QA call', live_actions: 'During the call', no_live_actions: 'Nothing was done on the live call.',
+      action_ack: 'acknowledged', action_whisper: 'whispered', action_help: 'sent help', action_raise_hand: 'raised a hand',
+      action_lower_hand: 'lowered the hand', acked_live: 'Acknowledged live by {who} at {time}', not_acked: 'Not acknowledged on the call',
+      reason_alert: '{sev}: {rule} ({channel})', reason_at: ' at {s} s', reason_said: ': “{text}”',
+      reason_agitated_share: 'customer agitated in {pct} of the call', reason_agitated_end: 'customer still agitated at the end of the call',
+      reason_peak: 'customer arousal peaked at {v}', reason_said_cue: 'customer said “{text}”', reason_repeated: '{rule} fired {n} times',
       // supervisor wall
       wall_search: 'Search', wall_search_hint: 'Call, agent, customer, alert…', wall_state: 'State',
       group_by_queue: 'Group by queue', showing: '{n} of {total} live calls', no_open_alerts: 'No open alert',
@@ -94,6 +101,12 @@ const CA = (() => {
       unknown_call: '没有编号为“{id}”的进行中通话。它可能已结束或尚未开始；如果开始，本页会自动更新。',
       unknown_call_qa: '打开质检复核', ended_at: '结束时间', alerts_short: '提醒',
       role_agent: '坐席', role_supervisor: '班长', role_qa: '质检',
+      qa_call_title: '质检通话', live_actions: '通话中的操作', no_live_actions: '通话中没有任何操作。',
+      action_ack: '确认了提醒', action_whisper: '发送了消息', action_help: '派人协助', action_raise_hand: '举手求助',
+      action_lower_hand: '放下了手', acked_live: '{who} 于 {time} 在通话中确认', not_acked: '通话中未确认',
+      reason_alert: '{sev}：{rule}（{channel}）', reason_at: '，第 {s} 秒', reason_said: '：“{text}”',
+      reason_agitated_share: '客户在 {pct} 的通话时间里情绪激动', reason_agitated_end: '通话结束时客户仍然情绪激动',
+      reason_peak: '客户激动程度峰值 {v}', reason_said_cue: '客户说：“{text}”', reason_repeated: '{rule} 触发了 {n} 次',
       wall_search: '搜索', wall_search_hint: '通话、坐席、客户、提醒…', wall_state: '状态',
       group_by_queue: '按队列分组', showing: '显示 {n} / {total} 通', no_open_alerts: '无未处理提醒',
       hand_raised_short: '举手', help_sent: '已派人协助',
@@ -121,6 +134,8 @@ const CA = (() => {
       n.setAttribute('placeholder', t(n.dataset.i18nPlaceholder));
     });
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    const titleKey = document.body && document.body.dataset.titleKey;
+    if (titleKey) document.title = titleKey === 'brand' ? t('brand') : 'callassist · ' + t(titleKey);
   }
 
   function setLang(next) {
@@ -172,6 +187,22 @@ const CA = (() => {
   function sevLabel(s) { return I18N.en['sev_' + s] ? t('sev_' + s) : s; }
   function queueLabel(q) { return q && I18N.en['queue_' + q] ? t('queue_' + q) : (q || ''); }
   function langLabel(l) { return l && I18N.en['lang_' + l] ? t('lang_' + l) : (l || ''); }
+  // Risk reasons arrive as English sentences from streams/risk.py (score_call); the known
+  // shapes are shown in the reader's language, anything else as it came.
+  const REASONS = [
+    [/^(low|medium|high|critical) (\S+) \((agent|customer)\)(?: at (\d+)s)?(?:: “([\s\S]*)”)?$/, (m) =>
+      t('reason_alert', { sev: sevLabel(m[1]), rule: m[2], channel: t(m[3]) }) +
+      (m[4] ? t('reason_at', { s: m[4] }) : '') + (m[5] !== undefined ? t('reason_said', { text: m[5] }) : '')],
+    [/^customer agitated in (\d+%) of the call$/, (m) => t('reason_agitated_share', { pct: m[1] })],
+    [/^customer still agitated at the end of the call$/, () => t('reason_agitated_end')],
+    [/^customer arousal peaked at ([\d.]+)$/, (m) => t('reason_peak', { v: m[1] })],
+    [/^customer said “([\s\S]*)”$/, (m) => t('reason_said_cue', { text: m[1] })],
+    [/^(\S+) fired (\d+) times$/, (m) => t('reason_repeated', { rule: m[1], n: m[2] })],
+  ];
+  function reasonLabel(text) {
+    for (const [re, fmt] of REASONS) { const m = re.exec(String(text)); if (m) return fmt(m); }
+    return String(text);
+  }
   function roleLabel(r) { return I18N.en['role_' + r] ? t('role_' + r) : r; }
   function timeOf(epoch) {
     return epoch ? new Date(epoch * 1000).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—';
@@ -302,7 +333,7 @@ const CA = (() => {
 
   return {
     t, el, clear, applyI18n, setLang, onLang: (f) => langListeners.push(f), lang: () => lang,
-    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, trendArrow, cssToken,
+    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken,
     token, api, requireUser, initChrome, LiveSocket, connStatus, copyText,
     // the one source of these vocabularies for every page
     SEV_RANK: { low: 1, medium: 2, high: 3, critical: 4 },

@@ -28,7 +28,7 @@
 
   function fillSelects() {
     options(form.agent, facets.agents.map((a) => [a, a]), t('any'));
-    options(form.language, facets.languages.map((a) => [a, a]), t('any'));
+    options(form.language, facets.languages.map((a) => [a, CA.langLabel(a)]), t('any'));
     options(form.rule, facets.rules.map((a) => [a, a]), t('any'));
     options(form.severity, ['low', 'medium', 'high', 'critical'].map((s) => [s, CA.sevLabel(s)]), t('any'));
     options(form.reviewed, [['no', t('reviewed_no')], ['yes', t('reviewed_yes')]], t('any'));
@@ -83,12 +83,12 @@
     const tr = el('tr', { className: 'call-row', dataset: { call: c.call_id }, onclick: () => { location.href = href; } },
       el('td', { className: 'rank' }, String(rank)),
       el('td', { className: 'risk' }, el('strong', {}, String(Math.round(c.risk_score))), ' ',
-        el('span', { className: 'level level-' + CA.cssToken(c.risk_level) }, c.risk_level), bar),
+        el('span', { className: 'level level-' + CA.cssToken(c.risk_level) }, CA.sevLabel(c.risk_level)), bar),
       el('td', {}, el('a', { href }, c.call_id)),
       el('td', {}, c.agent_id || '—'),
       el('td', {}, CA.dateTime(c.started_at)),
       el('td', {}, CA.duration(c.duration)),
-      el('td', {}, c.language || '—'),
+      el('td', {}, CA.langLabel(c.language) || '—'),
       el('td', {}, c.alert_count ? el('span', { className: 'sev-badge sev-' + sev }, String(c.alert_count) + ' · ' + CA.sevLabel(sev)) : '0'),
       el('td', { className: 'rules' }, c.rules.map((r) => el('span', { className: 'chip' }, r))),
       el('td', {}, c.review ? el('span', { className: 'chip verdict-' + CA.cssToken(c.review.verdict) }, t(c.review.verdict)) : '—'));
