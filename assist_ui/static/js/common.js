@@ -335,6 +335,7 @@ const CA = (() => {
     t, el, clear, applyI18n, setLang, onLang: (f) => langListeners.push(f), lang: () => lang,
     clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken,
     token, api, requireUser, initChrome, LiveSocket, connStatus, copyText,
+    strings: (which) => Object.assign({}, I18N[which] || {}), // for the localisation test
     // the one source of these vocabularies for every page
     SEV_RANK: { low: 1, medium: 2, high: 3, critical: 4 },
     SEVERITIES: ['critical', 'high', 'medium', 'low'],
