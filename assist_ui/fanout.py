@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assist_ui.auth import User
+from assist_ui.call_context import public_context
 from assist_ui.live_state import Change, LiveCall, LiveState
 from assist_ui.metrics import RecordTiming, UiMetrics
 from assist_ui.redact import redact_obj
@@ -174,6 +175,7 @@ class Hub:
     def snapshot_item(self, user: User, call: LiveCall) -> Outgoing:
         snap = call.snapshot()
         if self.needs_redaction(user, call):
+            snap["context"] = public_context(snap.get("context"))  # names and refs masked (then redacted)
             snap = redact_obj(snap)
         return Outgoing(dumps({"type": "snapshot", "call": snap}), "snapshot")
 

@@ -22,6 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from assist_ui.call_context import clean_context
+
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 
@@ -72,6 +74,7 @@ class LiveCall:
     curve: list[dict[str, Any]] = field(default_factory=list)
     # what people did on the call (acks, whispers, raised hand): kept by assist_ui.live_actions
     actions: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)  # CallEvent.context (assist_ui.call_context)
     _curve_keys: set[tuple[str, float]] = field(default_factory=set, repr=False)
 
     def meta(self) -> dict[str, Any]:
@@ -105,6 +108,7 @@ class LiveCall:
             "emotion": dict(self.emotion),
             "curve": list(self.curve),
             "actions": dict(self.actions),
+            "context": dict(self.context),
         }
 
     def wall_row(self) -> dict[str, Any]:
@@ -194,6 +198,8 @@ class LiveState:
         for key in ("agent_id", "customer_id", "queue", "language"):
             if rec.get(key):
                 setattr(call, key, rec[key])
+        if rec.get("context"):
+            call.context = clean_context(rec["context"])
         ts = float(rec.get("ts") or 0.0)
         if what == "started":
             call.started_at = ts or call.started_at or now

@@ -39,6 +39,14 @@ _EN_TURNS = [
 ]
 
 
+# what a CRM would send with the call (CallEvent.context, docs/ui.md "Call context")
+_CONTEXT = {
+    "zh": {"customer_name": "张伟", "customer_tier": "白金", "account_ref": "6222020200112233", "ivr_intent": "理财赎回"},
+    "en": {"customer_name": "Jane Doe", "customer_tier": "gold", "account_ref": "ACC-55512345",
+           "ivr_intent": "billing dispute"},
+}
+
+
 def _segments(call_id: str, turns: list[tuple[str, float, float, str]], language: str, t0: float) -> list[Step]:
     steps = []
     for i, (channel, start, end, text) in enumerate(turns):
@@ -76,7 +84,7 @@ def sample_call(call_id: str, agent_id: str, language: str = "zh", t0: float | N
     turns = _ZH_TURNS if zh else _EN_TURNS
     steps = [Step(0.0, "events", CallEvent(call_id=call_id, kind="started", ts=t0, agent_id=agent_id,
                                            customer_id="13812345678" if zh else "cust-7781", queue="wealth" if zh else "billing",
-                                           language=language, source="replay"))]
+                                           language=language, source="replay", context=_CONTEXT["zh" if zh else "en"]))]
     steps += _segments(call_id, turns, language, t0)
     if zh:
         steps += _emotion(call_id, [0.35, 0.62, 0.78, 0.84, 0.8, 0.66, 0.55, 0.5, 0.45], t0)

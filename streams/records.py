@@ -55,6 +55,9 @@ class CallEvent(_Base):
     source: str = ""  # "ws", "twilio", "replay"
     reason: str = ""  # for "ended": "hangup", "client_disconnected", "replaced", ...
     duration: float = 0.0  # for "ended": audio seconds seen
+    # what the platform/CRM knows about the caller, for the agent's panel (optional; keys in
+    # docs/ui.md "Call context": customer_name, customer_tier, account_ref, policy_ref, ivr_intent)
+    context: dict[str, str] = {}  # noqa: RUF012  (Faust copies defaults)
     v: int = SCHEMA_VERSION
 
 

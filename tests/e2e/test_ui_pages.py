@@ -144,6 +144,9 @@ async def test_agent_supervisor_and_qa_pages(ui_process):
             await expect(agent.locator("#strategy")).to_contain_text("De-escalate")
             await expect(agent.locator("#emotion .state-label")).not_to_have_text("—")
             await expect(agent.locator("#callhead")).to_contain_text("13812345678")  # their own customer
+            await expect(agent.locator("#callhead")).to_contain_text("张伟 · 13812345678")  # CallEvent.context
+            await expect(agent.locator("#callhead .ctx-account_ref")).to_contain_text("6222020200112233")
+            await expect(agent.locator("#callhead .ctx-ivr_intent")).to_contain_text("理财赎回")
             await suggestion.first.locator("button.copy").click()
             await expect(suggestion.first.locator("button.copy")).to_have_text("Copied ✓")
             copied = await agent.evaluate("navigator.clipboard.readText()")
@@ -191,6 +194,9 @@ async def test_agent_supervisor_and_qa_pages(ui_process):
             await expect(sup.locator("#transcript .seg.final")).to_have_count(len(final_zh) + 1)
             await expect(sup.locator("#transcript")).to_contain_text("[PHONE]")  # redacted for others
             assert "13812345678" not in await sup.inner_text("body")
+            await expect(sup.locator("#callhead")).to_contain_text("张*")  # the name and refs masked for others
+            await expect(sup.locator("#callhead .ctx-account_ref")).to_contain_text("****2233")
+            assert "张伟" not in await sup.inner_text("body") and "6222020200112233" not in await sup.inner_text("body")
             await sup.screenshot(path=str(SHOTS / "supervisor_live_view.png"), full_page=True)
 
             # -- QA: summaries through qa.calls and the sink; the risky call ranks first -------------

@@ -231,13 +231,20 @@
       el('span', { className: 'status status-' + CA.cssToken(m.status) + (live ? ' live-marker' : '') },
         live ? t('live') : t('ended')),
       el('strong', { className: 'call-id' }, m.call_id),
-      field(t('customer_id'), m.customer_id || '—'),
+      field(t('customer_id'), [(m.context || {}).customer_name, m.customer_id].filter(Boolean).join(' · ') || '—'),
+      ...contextFields(m.context || {}),
       field(t('queue'), CA.queueLabel(m.queue) || '—'),
       field(t('language'), CA.langLabel(m.language) || '—'),
       field(t('duration'), el('span', { id: 'duration', dataset: { start: m.started_at, end: m.ended_at || '' } }, '')),
       ...(live ? [] : [el('span', { className: 'wrapup' }, t('wrapup'))]),
       ...(isAgentView && live ? [handButton(view)] : []));
     tickDuration();
+  }
+
+  // call context from the platform (CallEvent.context); masked by the server for non-agents
+  function contextFields(ctx) {
+    return ['customer_tier', 'account_ref', 'policy_ref', 'ivr_intent'].filter((k) => ctx[k])
+      .map((k) => el('span', { className: 'field ctx ctx-' + k }, el('span', { className: 'label' }, t('ctx_' + k)), ' ', ctx[k]));
   }
 
   function handButton(view) {
