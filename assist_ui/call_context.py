@@ -1,4 +1,4 @@
-"""Call context from ``CallEvent.context`` (what the telephony platform / CRM knows about the
+"""Call context from ``CallEvent.context`` and call states from ``CallEvent.kind`` (what the telephony platform / CRM knows about the
 caller) for the live panels, and what of it people other than the agent may see.
 
 Documented keys (all optional strings; others are dropped, so a platform cannot push
@@ -22,6 +22,10 @@ are cut.
 from __future__ import annotations
 
 from typing import Any
+
+#: ``CallEvent.kind`` values besides "started"/"ended": what the call's ``call_state`` becomes.
+#: "transfer" carries the new ``agent_id`` (the call moves to that agent's panel).
+CALL_STATE_EVENTS = {"hold": "hold", "resume": "active", "mute": "muted", "unmute": "active", "transfer": "active"}
 
 CONTEXT_KEYS = ("customer_name", "customer_tier", "account_ref", "policy_ref", "ivr_intent")
 MAX_VALUE = 120

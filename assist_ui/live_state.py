@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from assist_ui.call_context import clean_context
+from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
@@ -60,6 +60,7 @@ class LiveCall:
     queue: str = ""
     language: str = ""
     status: str = "live"  # "live" | "ended"
+    call_state: str = "active"  # "active" | "hold" | "muted" (CallEvent kinds hold/resume/mute/unmute)
     started_at: float = 0.0  # epoch seconds
     ended_at: float = 0.0
     duration: float = 0.0
@@ -85,6 +86,7 @@ class LiveCall:
             "queue": self.queue,
             "language": self.language,
             "status": self.status,
+            "call_state": self.call_state,
             "started_at": self.started_at or self.first_seen,
             "ended_at": self.ended_at,
             "duration": self.duration,
@@ -191,8 +193,8 @@ class LiveState:
 
     def _apply_event(self, call: LiveCall, rec: dict[str, Any], now: float) -> Change | None:
         what = rec.get("kind")
-        if what not in ("started", "ended"):
-            raise LiveRecordError(f"call event kind {what!r} is neither 'started' nor 'ended'")
+        if what not in ("started", "ended") and what not in CALL_STATE_EVENTS:
+            raise LiveRecordError(f"call event kind {what!r} is neither 'started' nor 'ended' nor a call state")
         before = (call.meta(), call.agent_id)
         prev_agent = call.agent_id
         for key in ("agent_id", "customer_id", "queue", "language"):
@@ -203,6 +205,8 @@ class LiveState:
         ts = float(rec.get("ts") or 0.0)
         if what == "started":
             call.started_at = ts or call.started_at or now
+        elif what in CALL_STATE_EVENTS:
+            call.call_state = CALL_STATE_EVENTS[str(what)]
         else:
             call.status = "ended"
             call.ended_at = ts or now

@@ -44,7 +44,7 @@ class CallEvent(_Base):
     """A call started or ended (topic ``calls.events``)."""
 
     call_id: str
-    kind: str  # "started" | "ended"
+    kind: str  # "started" | "ended"; call states: "hold" | "resume" | "mute" | "unmute" | "transfer" (new agent_id)
     ts: float  # epoch seconds
     agent_id: str = ""
     customer_id: str = ""

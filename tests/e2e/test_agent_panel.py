@@ -19,7 +19,7 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, replay, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import Step, sample_call
-from streams.records import Alert
+from streams.records import Alert, CallEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -215,5 +215,45 @@ async def test_agent_panel_layouts(ui_process, width, height):  # noqa: F811
                     await agent.click("#lang")
                     await expect(agent.locator(".role")).to_have_text("坐席")
             assert agent.errors == [], agent.errors
+        finally:
+            await browser.close()
+
+
+def state_event(call_id: str, kind: str, agent: str = "") -> Step:
+    return Step(0, "events", CallEvent(call_id=call_id, kind=kind, ts=time.time(), agent_id=agent))
+
+
+async def test_hold_mute_and_transfer_on_the_panel_and_the_wall(ui_process):  # noqa: F811
+    from playwright.async_api import async_playwright, expect
+
+    settings, base = ui_process
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            agent = await sign_in(browser, base, "agent-1", "/agent")
+            other = await sign_in(browser, base, "agent-2", "/agent")
+            wall = await sign_in(browser, base, "sup-1", "/supervisor")
+            await replay(settings, live_part("state-1", "agent-1"))
+            await expect(agent.locator("#callhead .call-id")).to_have_text("state-1")
+            await replay(settings, [state_event("state-1", "hold")])
+            await expect(agent.locator("#callhead .call-state")).to_have_text("On hold")
+            card = wall.locator(".wall-card[data-call='state-1']")
+            await expect(card.locator(".call-state")).to_have_text("On hold")
+            await wall.select_option("#wallfilters select[name=state]", "call:hold")
+            await expect(wall.locator(".wall .wall-card")).to_have_count(1)
+            await replay(settings, [state_event("state-1", "resume"), state_event("state-1", "mute")])
+            await expect(agent.locator("#callhead .call-state")).to_have_text("Muted")
+            await expect(wall.locator(".wall .wall-card")).to_have_count(0)  # no longer on hold
+            await replay(settings, [state_event("state-1", "unmute")])
+            await expect(agent.locator("#callhead .call-state")).to_have_count(0)
+            # a transfer moves the call to the other agent's panel, live, with its history
+            await replay(settings, [state_event("state-1", "transfer", "agent-2")])
+            await expect(other.locator("#callhead .call-id")).to_have_text("state-1")
+            await expect(other.locator("#callhead .live-marker")).to_be_visible()
+            await expect(other.locator("#transcript .seg.final")).to_have_count(6)
+            await expect(agent.locator("#callhead")).to_be_hidden()
+            await expect(agent.locator("#notice")).to_contain_text("No live call")
+            for page in (agent, other, wall):
+                assert page.errors == [], page.errors
         finally:
             await browser.close()

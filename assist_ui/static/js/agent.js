@@ -230,6 +230,8 @@
     head.append(
       el('span', { className: 'status status-' + CA.cssToken(m.status) + (live ? ' live-marker' : '') },
         live ? t('live') : t('ended')),
+      ...(live && m.call_state && m.call_state !== 'active'
+        ? [el('span', { className: 'call-state call-state-' + CA.cssToken(m.call_state) }, t('call_state_' + m.call_state))] : []),
       el('strong', { className: 'call-id' }, m.call_id),
       field(t('customer_id'), [(m.context || {}).customer_name, m.customer_id].filter(Boolean).join(' · ') || '—'),
       ...contextFields(m.context || {}),
@@ -244,7 +246,7 @@
   // call context from the platform (CallEvent.context); masked by the server for non-agents
   function contextFields(ctx) {
     return ['customer_tier', 'account_ref', 'policy_ref', 'ivr_intent'].filter((k) => ctx[k])
-      .map((k) => el('span', { className: 'field ctx ctx-' + k }, el('span', { className: 'label' }, t('ctx_' + k)), ' ', ctx[k]));
+      .map((k) => el('span', { className: 'field ctx ctx-' + k }, el('span', { className: 'label' }, t('ctx_' + k)), ' ', el('span', { className: 'ctx-value' }, ctx[k])));
   }
 
   function handButton(view) {

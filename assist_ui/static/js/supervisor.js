@@ -65,7 +65,10 @@
     if (filters.language && r.language !== filters.language) return false;
     if (filters.severity && (CA.SEV_RANK[r.max_severity] || 0) < (CA.SEV_RANK[filters.severity] || 0)) return false;
     if (filters.state === 'hand' && !r.hand) return false;
-    if (filters.state && filters.state !== 'hand' && stateOf(r) !== filters.state) return false;
+    if (filters.state && filters.state.startsWith('call:') && r.call_state !== filters.state.slice(5)) return false;
+    if (filters.state && filters.state !== 'hand' && !filters.state.startsWith('call:') && stateOf(r) !== filters.state) {
+      return false;
+    }
     if (filters.q) {
       const hay = [r.call_id, r.agent_id, agentName(r), r.customer_id, r.queue, CA.queueLabel(r.queue),
         r.last_alert && r.last_alert.message].join(' ').toLowerCase();
@@ -97,7 +100,8 @@
       (a) => names.get(a) || a);
     options(form.language, distinct('language').map((l) => [l, CA.langLabel(l)]), CA.langLabel);
     const states = [...new Set([...rows.values()].map(stateOf).filter(Boolean))].sort();
-    options(form.state, [['hand', t('hand_raised_short')], ...states.map((s) => [s, CA.stateLabel(s)])], CA.stateLabel);
+    options(form.state, [['hand', t('hand_raised_short')], ['call:hold', t('call_state_hold')],
+      ['call:muted', t('call_state_muted')], ...states.map((s) => [s, CA.stateLabel(s)])], CA.stateLabel);
     form.group.checked = filters.group === '1';
     if (document.activeElement !== form.q) form.q.value = filters.q || '';
   }
@@ -165,7 +169,7 @@
   // A card is built once per call and then updated in place (text and classes only), so a
   // wall message touching 200 rows changes text nodes, not 200 subtrees.
   function card(r) {
-    const key = [r.v, r.acked, r.hand, r.help, CA.lang(), names.get(r.agent_id) || ''].join('|');
+    const key = [r.v, r.acked, r.hand, r.help, r.call_state, CA.lang(), names.get(r.agent_id) || ''].join('|');
     let kept = cards.get(r.call_id);
     if (kept && kept.key === key) return kept.node;
     if (!kept) { kept = buildCard(r); cards.set(r.call_id, kept); }
@@ -178,6 +182,9 @@
     p.name.textContent = agentName(r);
     p.hand.hidden = !r.hand; p.hand.textContent = t('hand_raised_short');
     p.help.hidden = !r.help; p.help.textContent = t('help_sent');
+    const held = r.call_state && r.call_state !== 'active';
+    p.cstate.hidden = !held; p.cstate.className = 'call-state call-state-' + CA.cssToken(r.call_state);
+    p.cstate.textContent = held ? t('call_state_' + r.call_state) : '';
     p.dur.dataset.start = r.started_at;
     p.meta.textContent = r.call_id + (r.queue ? ' · ' + CA.queueLabel(r.queue) : '') +
       (r.language ? ' · ' + CA.langLabel(r.language) : '');
@@ -197,14 +204,14 @@
   function buildCard(r) {
     const p = {
       name: el('strong', { className: 'wall-agent-name' }), hand: el('span', { className: 'hand' }),
-      help: el('span', { className: 'help-flag' }), dur: el('span', { className: 'dur' }),
+      help: el('span', { className: 'help-flag' }), dur: el('span', { className: 'dur' }), cstate: el('span', {}),
       meta: el('div', { className: 'wall-meta muted' }), state: el('span', { className: 'state-label' }),
       trend: el('span', {}), pct: el('span', { className: 'muted' }), silLabel: el('span', {}),
       sil: el('span', { className: 'sil' }), badge: el('span', {}), last: el('span', { className: 'last-alert' }),
     };
     p.emotion = el('div', {}, p.state, p.trend, p.pct, el('span', { className: 'sil-box muted' }, p.silLabel, ' ', p.sil));
     const node = el('a', { href: '/agent?call=' + encodeURIComponent(r.call_id), title: t('open_view'), dataset: { call: r.call_id } },
-      el('div', { className: 'wall-top' }, p.name, p.hand, p.help, p.dur), p.meta, p.emotion,
+      el('div', { className: 'wall-top' }, p.name, p.cstate, p.hand, p.help, p.dur), p.meta, p.emotion,
       el('div', { className: 'wall-alerts' }, p.badge, p.last));
     return { key: '', node, parts: p };
   }
