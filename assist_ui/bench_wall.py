@@ -119,7 +119,7 @@ async def run(calls: int, rate: float, seconds: float) -> None:
             raise SystemExit(f"the wall never showed {calls} calls")
         await asyncio.sleep(0.2)
     await page.evaluate(_LONG_TASKS)
-    await page.evaluate("window.__wall.renderMs.length = 0")
+    await page.evaluate("window.__wall.renderMs.length = 0; window.__wall.frameMs.length = 0")
     counts: dict[str, float] = {"messages": 0, "bytes": 0, "rows": 0, "measuring": 0}
     stop = asyncio.Event()
     sock = asyncio.create_task(_wall_socket(app.server.port, counts, stop))
@@ -139,6 +139,7 @@ async def run(calls: int, rate: float, seconds: float) -> None:
     elapsed = time.monotonic() - start
     counts["measuring"] = 0
     render_ms: list[float] = await page.evaluate("window.__wall.renderMs")
+    frame_ms: list[float] = await page.evaluate("window.__wall.frameMs")
     long_tasks: list[float] = await page.evaluate("window.__long")
     shown = await page.evaluate("document.querySelectorAll('.wall-card').length")
     stop.set()
@@ -156,6 +157,9 @@ async def run(calls: int, rate: float, seconds: float) -> None:
     if render_ms:
         print(f"wall render (chromium, 1920x1080): {len(render_ms)} renders, p50 {statistics.median(render_ms):.1f} ms, "
               f"p95 {_pct(render_ms, 95):.1f} ms, max {max(render_ms):.1f} ms")
+    if frame_ms:
+        print(f"wall update to next frame (render + style + layout + paint): p50 {statistics.median(frame_ms):.1f} ms, "
+              f"p95 {_pct(frame_ms, 95):.1f} ms, max {max(frame_ms):.1f} ms")
     print(f"long tasks (>50 ms): {len(long_tasks)}" + (f", longest {max(long_tasks):.0f} ms" if long_tasks else ""))
 
 
