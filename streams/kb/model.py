@@ -51,7 +51,9 @@ class Entry(BaseModel):
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_score: float = Field(0.45, ge=0.0, le=1.0)
+    min_score: float = Field(0.5, ge=0.0, le=1.0, description="calibrated P(right) needed to suggest")
+    offdomain_prior: float = Field(0.3, ge=0.0, lt=1.0,
+                                   description="share of caller utterances the KB has no answer for (calibration)")
     channels: list[str] = ["customer"]
     keyword_weight: float = Field(0.45, ge=0.0, le=1.0)
     repeat_after_s: float = Field(0.0, ge=0.0, description="0: an entry is suggested once per call")
