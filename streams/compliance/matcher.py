@@ -30,8 +30,10 @@ import ahocorasick
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from streams.compliance.meaning import same_meaning
 from streams.kb.text import NormText, Syllable, has_cjk, normalize, pinyin_syllables, stem_en
 
+_NEG_SYLLABLES = frozenset(("bu", "mei"))  # 不, 没 (folded pinyin)
 _METHOD_RANK = {"exact": 3, "tokens": 2, "pinyin": 1, "fuzzy": 0}
 _WORD = re.compile(r"[a-z0-9]+")
 # words that carry no content for token matching (kept small on purpose: "not", "no"
@@ -141,6 +143,8 @@ class PhraseMatcher:
         self._fuzzy_en_choices = [self._items[i].norm for i in self._fuzzy_en]
         self._fuzzy_zh_choices = [" ".join(self._items[i].syls) for i in self._fuzzy_zh]
 
+        self._norm_of = {it.spec.phrase: it.norm for it in self._items}
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -159,6 +163,10 @@ class PhraseMatcher:
             found.extend(self._find_pinyin(syls))
             found.extend(self._find_fuzzy_zh(syls))
         found.extend(self._find_fuzzy_en(text))
+        # forgiving matches must not flip the meaning (no/your, 不/一定): see streams.compliance.meaning;
+        # a pinyin match keeps every syllable, so a homophone of 不 still reads as a negation
+        found = [m for m in found if m.method in ("exact", "pinyin")
+                 or same_meaning(self._norm_of[m.phrase], text[m.start:m.end])]
         return _resolve(found)
 
     def _find_exact(self, text: str) -> list[Match]:
@@ -291,6 +299,10 @@ def _align_syllables(phrase: list[str], text: list[str]) -> tuple[int, int, int]
             if any(op.tag == "delete" and op.src_pos in (0, n - 1) for op in ops):
                 continue
             if any(op.tag == "insert" and op.dest_pos in (0, length - 1) for op in ops):
+                continue
+            # a negation syllable dropped or added (even as a homophone: 部 for 不) flips the meaning
+            if any((op.tag == "delete" and phrase[op.src_pos] in _NEG_SYLLABLES)
+                   or (op.tag == "insert" and window[op.dest_pos] in _NEG_SYLLABLES) for op in ops):
                 continue
             if best is None or len(ops) < best[2]:
                 best = (start, length, len(ops))

@@ -37,6 +37,12 @@ AGREEMENT_DOCS = 10
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
+def _tokens(text: str) -> list[str]:
+    """Retrieval tokens minus lone Latin letters and digits: after normalisation "can't" leaves a
+    "t" and "that's" an "s", and an ASR fragment ("T.I") must not match a question through them."""
+    return [t for t in unique(retrieval_tokens(text)) if not (len(t) == 1 and t.isascii())]
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     entry: Entry
@@ -73,7 +79,7 @@ class KBIndex:
         corpus: list[list[str]] = []
         for ei, e in enumerate(kb.entries):
             for q in e.questions.all():
-                toks = unique(retrieval_tokens(q))
+                toks = _tokens(q)
                 if toks:
                     corpus.append(toks)
                     self._doc_entry.append(ei)
@@ -172,7 +178,7 @@ class KBIndex:
         n_entries = len(self.kb.entries)
         q_score = np.zeros(n_entries, dtype=np.float32)
         q_best = [-1] * n_entries
-        toks = unique(retrieval_tokens(text))
+        toks = _tokens(text)
         unknown = 1.0
         top_docs: tuple[int, ...] = ()
         if toks:
