@@ -25,6 +25,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 from rapidfuzz import fuzz, process
@@ -75,6 +76,18 @@ def _is_ascii_alnum(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
+@lru_cache(maxsize=65536)
+def _compile_phrase(phrase: str) -> tuple[str, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(normalised text, is CJK, folded syllables, toned syllables, English stems) of a phrase;
+    cached: a KB reload recompiles the same 10^4 keywords, and rule files share phrases."""
+    norm = normalize(phrase).text
+    cjk = has_cjk(norm)
+    mixed = cjk and any(_is_ascii_alnum(c) for c in norm)
+    py = pinyin_syllables(normalize(norm)) if norm and cjk and not mixed else []
+    stems = tuple(stem_en(w) for w in _WORD.findall(norm)) if norm and not cjk else ()
+    return norm, cjk, tuple(x.folded for x in py), tuple(x.toned for x in py), stems
+
+
 class PhraseMatcher:
     def __init__(
         self,
@@ -90,16 +103,11 @@ class PhraseMatcher:
         self.fuzzy_threshold_zh = fuzzy_threshold_zh
         self._items: list[_Compiled] = []
         for spec in specs:
-            norm = normalize(spec.phrase).text
+            norm, cjk, folded, toned, stems = _compile_phrase(spec.phrase)
             if not norm:
                 continue
-            cjk = has_cjk(norm)
-            mixed = cjk and any(_is_ascii_alnum(c) for c in norm)
-            py = pinyin_syllables(normalize(norm)) if cjk and not mixed else []
-            stems = [stem_en(w) for w in _WORD.findall(norm)] if not cjk else []
             self._items.append(_Compiled(
-                spec, norm, cjk, [x.folded for x in py], [x.toned for x in py], stems,
-                [s for s in stems if s not in _STOP],
+                spec, norm, cjk, list(folded), list(toned), list(stems), [s for s in stems if s not in _STOP],
             ))
 
         self._exact = ahocorasick.Automaton()

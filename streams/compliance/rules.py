@@ -12,6 +12,7 @@ See docs/streams.md for the format.  Three kinds of rule:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -133,7 +134,7 @@ class RuleFile(BaseModel):
     @model_validator(mode="after")
     def _refs(self) -> RuleFile:
         ids = [r.id for r in self.rules]
-        dup = {i for i in ids if ids.count(i) > 1}
+        dup = {i for i, n in Counter(ids).items() if n > 1}
         if dup:
             raise ValueError(f"duplicate rule id(s): {', '.join(sorted(dup))}")
         required = {r.id for r in self.rules if r.kind == "required"}

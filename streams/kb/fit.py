@@ -18,12 +18,13 @@ from streams.kb.model import Entry, KnowledgeBase, LangList
 log = logging.getLogger(__name__)
 
 HOLDOUT = 0.2
-MAX_HELDOUT = 600  # bounds the fitting time of a large KB (each is one query)
-MAX_NEGATIVES = 400
+MAX_HELDOUT = 400  # bounds the fitting time of a large KB (each is one query)
+MAX_NEGATIVES = 300
 
 
 def _keep_only(e: Entry, kept: set[str]) -> Entry:
-    q = LangList(zh=[x for x in e.questions.zh if x in kept], en=[x for x in e.questions.en if x in kept])
+    q = LangList.model_construct(zh=[x for x in e.questions.zh if x in kept],
+                                 en=[x for x in e.questions.en if x in kept])
     return e.model_copy(update={"questions": q})
 
 

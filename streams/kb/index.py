@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -35,6 +36,17 @@ CONTEXT_WEIGHT = 0.6
 QUESTION_WEIGHTS = np.array([1.0, 0.5, 0.25])
 AGREEMENT_DOCS = 10
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+@lru_cache(maxsize=65536)
+def _norm_text(phrase: str) -> str:
+    return normalize(phrase).text
+
+
+@lru_cache(maxsize=262144)
+def _question_tokens(text: str) -> tuple[str, ...]:
+    # cached: the calibration's held-out index and every reload re-tokenise the same questions
+    return tuple(_tokens(text))
 
 
 def _tokens(text: str) -> list[str]:
@@ -79,7 +91,7 @@ class KBIndex:
         corpus: list[list[str]] = []
         for ei, e in enumerate(kb.entries):
             for q in e.questions.all():
-                toks = _tokens(q)
+                toks = list(_question_tokens(q))
                 if toks:
                     corpus.append(toks)
                     self._doc_entry.append(ei)
@@ -98,7 +110,7 @@ class KBIndex:
         owners: dict[str, set[int]] = {}
         for ei, e in enumerate(kb.entries):
             for k in e.keywords.all():
-                owners.setdefault(normalize(k).text, set()).add(ei)
+                owners.setdefault(_norm_text(k), set()).add(ei)
         self._kw_weight = {k: kb.settings.keyword_weight / len(v) for k, v in owners.items()}
         self._kw = PhraseMatcher(
             [PhraseSpec(str(ei), k, fuzzy=False) for ei, e in enumerate(kb.entries) for k in e.keywords.all()],
@@ -213,7 +225,7 @@ class KBIndex:
             if said in kw_found.get(ei, []):
                 continue
             kw_found.setdefault(ei, []).append(said)
-            kw_miss[ei] *= 1.0 - self._kw_weight.get(normalize(m.phrase).text, 0.0)
+            kw_miss[ei] *= 1.0 - self._kw_weight.get(_norm_text(m.phrase), 0.0)
         kw_score = 1.0 - kw_miss
         total = 1.0 - (1.0 - q_score) * (1.0 - kw_score)
         return _Scores(total, q_score, kw_score, q_best, kw_found, len(toks), unknown, top_docs)
