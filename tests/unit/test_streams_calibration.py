@@ -117,3 +117,14 @@ def test_kb_eval_command_reports_in_scope_oos_and_reliability(tmp_path: Path,
     assert r["test"]["top3"] >= r["test"]["top1"] > 0.5
     assert 0 <= r["test"]["oos_recall"] <= 1 and r["reliability"]["bins"]
     assert cli.main(["kb-eval", "--clinc150", str(tmp_path / "missing")]) == 2
+
+
+def test_agent_search_in_both_languages_returns_answer_link_and_confidence(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["kb-search", "退保", "现金价值", "-k", "2"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert rows[0]["intent"] == "cancel_policy" and rows[0]["language"] == "zh"
+    assert rows[0]["answer"] and rows[0]["links"] and "退保" in rows[0]["why"]
+    assert cli.main(["kb-search", "lost", "card"]) == 0
+    top = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert top["intent"] == "card_lost" and top["language"] == "en" and 0 < top["score"] <= 1
