@@ -1,6 +1,7 @@
 """Benchmarks of ``callassist streams``: quality on the annotated set, and speed.
 
     python bench/bench_streams.py quality              # alert P/R, KB top-1/top-3, strategies (dev, heldout)
+    python bench/bench_streams.py quality --set tests/data/real_asr   # the same on real ASR transcripts
     python bench/bench_streams.py engine [--rounds N]  # in-process assist pipeline: segments/s, ms per segment
     python bench/bench_streams.py broker [--rate R] [--count N] [--burst M]
         # a real Faust worker process on the embedded broker:
@@ -52,15 +53,19 @@ def machine() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-def cmd_quality(_: argparse.Namespace) -> dict[str, Any]:
+def cmd_quality(args: argparse.Namespace) -> dict[str, Any]:
     a = Assistant.from_files()
-    out: dict[str, Any] = {"kb_version": a.kb.current.version, "rules_version": a.rules.current.version}
-    for split in ("dev", "heldout", None):
-        r = evaluate_dir(a, DIALOGUES, split)
+    out: dict[str, Any] = {"kb_version": a.kb.current.version, "rules_version": a.rules.current.version,
+                           "set": str(args.set)}
+    splits: tuple[str | None, ...] = ("dev", "heldout", None) if Path(args.set) == DIALOGUES else (None,)
+    for split in splits:
+        r = evaluate_dir(a, args.set, split)
         out[split or "all"] = {
             "dialogues": r["dialogues"], "segments": r["segments"],
             "alerts": {k: r["alerts"][k] for k in ("gold", "predicted", "true_positive", "precision", "recall",
-                                                    "false_positives", "false_negatives")},
+                                                    "false_positives", "false_negatives", "violations",
+                                                    "violation_precision", "violation_recall", "checks",
+                                                    "checks_right", "false_alerts_per_call")},
             "kb": {k: v for k, v in r["kb"].items() if k != "top3_misses"},
             "strategies": r["strategies"],
         }
@@ -249,7 +254,9 @@ async def _broker_bench(args: argparse.Namespace, s: Any, proc: subprocess.Popen
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("quality")
+    q = sub.add_parser("quality")
+    q.add_argument("--set", default=str(DIALOGUES),
+                   help="annotated set (a folder with manifest.yaml), e.g. tests/data/real_asr")
     e = sub.add_parser("engine")
     e.add_argument("--rounds", type=int, default=3)
     b = sub.add_parser("broker")

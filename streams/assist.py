@@ -158,6 +158,9 @@ class Assistant:
             if rep and key in state.suggested and state.call_time - state.suggested[key] >= rep:
                 del state.suggested[key]
             matched = [*top.keywords] + ([top.question] if top.question_score > 0 else [])
+            why = (f"confidence {top.score:.2f} that this is {top.entry.intent}"
+                   + (f"; keywords: {', '.join(top.keywords)}" if top.keywords else "")
+                   + (f"; closest question: \u201c{top.question}\u201d" if top.question_score > 0 else ""))
             sug = {
                 "call_id": state.call_id,
                 "suggestion_id": f"{state.call_id}:{key}:{seg.segment_id}",
@@ -168,6 +171,7 @@ class Assistant:
                 "score": top.score,
                 "evidence": seg.text[:EVIDENCE_MAX_CHARS],
                 "matched": matched,
+                "why": why,
                 "segment_id": seg.segment_id,
                 "links": list(top.entry.links),
                 "kb_version": index.version,
@@ -235,6 +239,7 @@ class Assistant:
             "score": hit.score,
             "evidence": hit.evidence[:EVIDENCE_MAX_CHARS],
             "matched": [r for r in hit.reasons if r],
+            "why": f"evidence {hit.score:.2f}: " + "; ".join(r for r in hit.reasons if r),
             "segment_id": segment_id,
             "links": list(s.links),
             "kb_version": index.version,

@@ -184,9 +184,11 @@ def _ratio(a: int, b: int) -> float:
 
 
 def evaluate_dir(assistant: Assistant, directory: Path | str, split: str | None = None) -> dict[str, Any]:
-    """Alert precision/recall, KB top-1/top-3 hit rate, false suggestions and strategy
-    precision/recall over the dialogues listed in ``directory/manifest.yaml`` (those of
-    ``split`` -- "dev" or "heldout" -- when given)."""
+    """Alert precision/recall (all alerts, and "violation" alerts only), KB top-1/top-3 hit
+    rate, false suggestions and strategy precision/recall over the dialogues listed in
+    ``directory/manifest.yaml`` (those of ``split`` -- "dev" or "heldout" -- when given).
+    A manifest entry with ``segment_rules_only: true`` is a set of separate utterances, not
+    a call: its missing-phrase (deadline) alerts are not scored."""
     import yaml
 
     d = Path(directory)
@@ -195,6 +197,7 @@ def evaluate_dir(assistant: Assistant, directory: Path | str, split: str | None 
         manifest = {k: v for k, v in manifest.items() if v.get("split", "dev") == split}
     gold_alerts: set[tuple[str, str, str]] = set()
     pred_alerts: set[tuple[str, str, str]] = set()
+    pred_checks: set[tuple[str, str, str]] = set()  # status "check": for QA, not a violation
     gold_strat: set[tuple[str, str]] = set()
     pred_strat: set[tuple[str, str]] = set()
     intent_total = top1 = top3 = none_total = false_sugg = 0
@@ -220,8 +223,12 @@ def evaluate_dir(assistant: Assistant, directory: Path | str, split: str | None 
         suggested = {o["segment_id"]: o["intent"] for o in out if o["type"] == "suggestion" and o["kind"] == "kb"}
         for o in out:
             if o["type"] == "alert":
+                if o["rule_kind"] == "required_missing" and meta.get("segment_rules_only"):
+                    continue  # separate utterances, not a call: no call-level deadlines
                 seg = "" if o["rule_kind"] == "required_missing" else o["segment_id"]
                 pred_alerts.add((name, o["rule_id"], seg))
+                if o.get("status") == "check":
+                    pred_checks.add((name, o["rule_id"], seg))
             elif o["type"] == "suggestion" and o["kind"] == "strategy":
                 pred_strat.add((name, o["suggestion_id"].split(":")[-1]))
             elif o["type"] == "suggestion" and o["intent"] in meta.get("no_suggest", []):
@@ -241,6 +248,7 @@ def evaluate_dir(assistant: Assistant, directory: Path | str, split: str | None 
                 kb_sugg += 1
                 kb_sugg_ok += suggested[seg_id] == gi
     tp = gold_alerts & pred_alerts
+    violations = pred_alerts - pred_checks
     stp = gold_strat & pred_strat
     return {
         "split": split or "all",
@@ -251,6 +259,11 @@ def evaluate_dir(assistant: Assistant, directory: Path | str, split: str | None 
             "precision": _ratio(len(tp), len(pred_alerts)), "recall": _ratio(len(tp), len(gold_alerts)),
             "false_positives": sorted("/".join(x) for x in pred_alerts - gold_alerts),
             "false_negatives": sorted("/".join(x) for x in gold_alerts - pred_alerts),
+            # "violation" alerts only (what an agent is held to), and the "check" ones QA looks at
+            "violations": len(violations), "violation_precision": _ratio(len(violations & gold_alerts), len(violations)),
+            "violation_recall": _ratio(len(violations & gold_alerts), len(gold_alerts)),
+            "checks": len(pred_checks), "checks_right": len(pred_checks & gold_alerts),
+            "false_alerts_per_call": round(len(pred_alerts - gold_alerts) / len(manifest), 3) if manifest else 0.0,
         },
         "kb": {
             "labelled_segments": intent_total,

@@ -2,6 +2,8 @@
 
     callassist streams [run]                      start the worker (settings from CALLASSIST_* env)
     callassist streams check FILE... [--kb K] [--rules R] [--intents]
+    callassist streams kb-eval --clinc150 DIR [--threshold P]   KB retrieval + out-of-scope benchmark
+    callassist streams kb-search QUERY... [--kb K] [-k N]          agent search: one JSON line per result
 """
 
 from __future__ import annotations
@@ -41,6 +43,36 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
+def _kb_eval(args: argparse.Namespace) -> int:
+    from streams.kb import clinc
+
+    try:
+        result = clinc.evaluate(args.clinc150, threshold=args.threshold)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.clinc150}: cannot read CLINC150 data_full.json ({exc})", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
+def _kb_search(args: argparse.Namespace) -> int:
+    from streams.assist import DEFAULT_KB
+    from streams.kb import text
+    from streams.kb.index import KBIndex
+    from streams.kb.model import load_kb
+    from streams.kb.search import agent_search
+
+    try:
+        text.load()
+        index = KBIndex(load_kb(args.kb or DEFAULT_KB))
+    except FileFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for result in agent_search(index, " ".join(args.query), k=args.k):
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from streams.agents import run_worker
 
@@ -58,10 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--kb", help="knowledge base YAML (default: the bundled sample)")
     c.add_argument("--rules", help="compliance rules YAML (default: the bundled sample)")
     c.add_argument("--intents", action="store_true", help="also print the top-3 intents of each segment")
+    e = sub.add_parser("kb-eval", help="KB retrieval and out-of-scope rejection on CLINC150 (prints JSON)")
+    e.add_argument("--clinc150", required=True, metavar="DIR", help="folder holding CLINC150's data_full.json")
+    e.add_argument("--threshold", type=float, default=None,
+                   help="suggest only at this calibrated confidence (default: the bundled KB's min_score)")
+    s = sub.add_parser("kb-search", help="search the knowledge base as an agent would (zh or en)")
+    s.add_argument("query", nargs="+")
+    s.add_argument("--kb", help="knowledge base YAML/JSON (default: the bundled sample)")
+    s.add_argument("-k", type=int, default=5, help="results (default 5)")
     args = parser.parse_args(argv or ["run"])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.cmd == "check":
         return _check(args)
+    if args.cmd == "kb-search":
+        return _kb_search(args)
+    if args.cmd == "kb-eval":
+        if args.threshold is None:
+            from streams.assist import DEFAULT_KB
+            from streams.kb.model import load_kb
+
+            args.threshold = load_kb(DEFAULT_KB).settings.min_score
+        return _kb_eval(args)
     return _run(args)
 
 

@@ -154,6 +154,7 @@ class Suggestion(_Base):
     produced_at: float = 0.0
     source_produced_at: float = 0.0  # produced_at of the transcript record that triggered it
     matched: list[str] = []  # noqa: RUF012  (keywords / trigger question / conditions that matched)
+    why: str = ""  # why it fired, in words: matched terms / intent, confidence, emotion evidence
     v: int = SCHEMA_VERSION
 
 
@@ -178,6 +179,8 @@ class Alert(_Base):
     match_method: str = ""  # exact | tokens | pinyin | fuzzy | absent (required phrase missing)
     match_score: float = 0.0
     category: str = ""  # rule category, e.g. mis_selling, escalation, disclosure
+    status: str = "violation"  # or "check": a low-confidence match for QA to check, not a violation
+    why: str = ""  # how it fired (match method, score, phrase) in words
     v: int = SCHEMA_VERSION
 
 

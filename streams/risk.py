@@ -14,6 +14,7 @@ from streams.callstate import CallState
 from streams.strategy import AGITATED_STATES
 
 SEVERITY_WEIGHT = {"low": 0.06, "medium": 0.15, "high": 0.30, "critical": 0.50}
+CHECK_FACTOR = 0.2
 REPEAT_FACTOR = 0.5  # the 2nd alert of the same rule counts half, the 3rd a quarter, ...
 ANGRY_SHARE_WEIGHT = 0.35  # times the share of customer windows that were agitated
 ENDED_ANGRY_WEIGHT = 0.15
@@ -44,10 +45,13 @@ def score_call(state: CallState) -> Risk:
         n = seen.get(a["rule_id"], 0)
         seen[a["rule_id"]] = n + 1
         w = SEVERITY_WEIGHT.get(a["severity"], 0.1) * (REPEAT_FACTOR**n)
+        if a.get("status") == "check":  # a low-confidence match: QA checks it, it barely moves the risk
+            w *= CHECK_FACTOR
         if n == 0:
             where = f" at {a['evidence_start']:.0f}s" if a.get("rule_kind") != "required_missing" else ""
             said = f": \u201c{a['evidence'][:60]}\u201d" if a.get("evidence") and a.get("rule_kind") != "required_missing" else ""
-            findings.append((w, f"{a['severity']} {a['rule_id']} ({a['channel']}){where}{said}"))
+            tag = " (check)" if a.get("status") == "check" else ""
+            findings.append((w, f"{a['severity']} {a['rule_id']}{tag} ({a['channel']}){where}{said}"))
         else:
             findings.append((w, f"{a['rule_id']} repeated"))
 

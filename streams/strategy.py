@@ -41,6 +41,9 @@ class When(BaseModel):
     min_arousal: float = Field(0.0, ge=0.0, le=1.0)
     trend: list[str] = []  # e.g. [rising]; empty = any
     intents: list[str] = []  # any of these intents recently recognised; empty = any
+    # a strategy tells the agent how to treat the person: it needs strong evidence, stronger than
+    # a suggested answer (no "is anyone hurt?" on a polite question that vaguely resembles a claim)
+    min_intent_score: float = Field(0.75, ge=0.0, le=1.0)
     alerts: list[str] = []  # any of these rule ids fired; empty = any
 
 
@@ -94,7 +97,7 @@ def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | N
     cue_at = mem.get("cue_at")
     st, ar, tr, ev = customer_mood(state, cue_at)
     intents = recent_intents(state)
-    alert_rules = {a["rule_id"] for a in state.alerts}
+    alert_rules = {a["rule_id"] for a in state.alerts if a.get("status") != "check"}  # violations only
     best: StrategyHit | None = None
     for s in strategies:
         if s.id in fired or fired.intersection(s.skip_if_fired):
@@ -107,13 +110,15 @@ def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | N
             reasons.append(ev)
         if w.trend and tr not in w.trend:
             continue
-        score = ar if w.emotion else 0.5
+        score = ar if w.emotion else 1.0
         if w.intents:
-            hit = [i for i in w.intents if i in intents]
+            hit = [i for i in w.intents if intents.get(i, 0.0) >= w.min_intent_score]
             if not hit:
                 continue
-            score = max(score, max(intents[i] for i in hit))
-            reasons.append("intent: " + ", ".join(hit))
+            best_intent = max(intents[i] for i in hit)
+            # both must hold: the evidence is as strong as its weakest part
+            score = min(score, best_intent)
+            reasons.append("intent: " + ", ".join(f"{i} ({intents[i]:.2f})" for i in hit))
         if w.alerts:
             hit = [a for a in w.alerts if a in alert_rules]
             if not hit:
@@ -121,6 +126,8 @@ def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | N
             reasons.append("alert: " + ", ".join(hit))
         if not (w.emotion or w.intents or w.alerts):
             continue  # a strategy with no condition would fire on every call
+        if not w.intents and not w.alerts:
+            score = ar
         if best is None or s.priority > best.strategy.priority:
             best = StrategyHit(s, round(min(1.0, score), 3), "; ".join(r for r in reasons if r), reasons)
     return best

@@ -14,6 +14,7 @@ from typing import Any
 
 from streams.callstate import CallState, Segment
 from streams.compliance.matcher import Match, PhraseMatcher, PhraseSpec, overlaps
+from streams.compliance.meaning import negated_before
 from streams.compliance.rules import Rule, RuleSet
 from streams.kb.text import NormText, normalize
 
@@ -36,9 +37,31 @@ class AlertDraft:
     match_method: str = ""
     match_score: float = 0.0
     category: str = ""
+    # "violation", or "check": a low-confidence match (a fuzzy one, or the phrase said under
+    # a negation) that QA should check before anyone is held to it
+    status: str = "violation"
+    why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def asked_for(r: Rule, text: str, by_key: dict[str, list[Match]]) -> int | None:
+    """Start of the first question about one of the rule's ``asks.items`` in ``text``, if any."""
+    assert r.asks is not None
+    for item in by_key.get(f"askitem:{r.id}", []):
+        for cue in by_key.get(f"askcue:{r.id}", []):
+            if cue.end <= item.start:
+                gap = text[cue.end:item.start]
+            elif item.end <= cue.start:
+                gap = text[item.end:cue.start]
+            else:
+                continue
+            cjk = any("\u4e00" <= c <= "\u9fff" for c in text[item.start:item.end])
+            near = len(gap.strip()) <= r.asks.within_chars if cjk else len(gap.split()) <= r.asks.within_words
+            if near:
+                return min(cue.start, item.start)
+    return None
 
 
 def _channel_ok(rule_channel: str, channel: str) -> bool:
@@ -54,11 +77,14 @@ class ComplianceEngine:
         for r in ruleset.rules:
             opts = dict(exact=r.match.exact, pinyin=r.match.pinyin, fuzzy=r.match.fuzzy)
             specs += [PhraseSpec(f"{r.kind}:{r.id}", p, **opts) for p in r.phrases.all()]
-            # exceptions are matched exactly or by pinyin only: a fuzzy "not guaranteed" must
-            # not swallow a real "guaranteed"
-            specs += [PhraseSpec(f"except:{r.id}", p, fuzzy=False) for p in r.except_.all()]
+            # exceptions hold across ASR errors too ("not guarantied"); the matcher's meaning
+            # guard keeps a fuzzy "not guaranteed" from swallowing a plain "guaranteed"
+            specs += [PhraseSpec(f"except:{r.id}", p) for p in r.except_.all()]
             if r.requires is not None:
                 specs += [PhraseSpec(f"prereq:{r.id}", p, **opts) for p in r.requires.phrases.all()]
+            if r.asks is not None:  # cue and item words are short: exact, stemmed tokens or pinyin only
+                specs += [PhraseSpec(f"askcue:{r.id}", p, fuzzy=False) for p in r.asks.cues.all()]
+                specs += [PhraseSpec(f"askitem:{r.id}", p, fuzzy=False) for p in r.asks.items.all()]
         self.matcher = PhraseMatcher(
             specs,
             fuzzy_threshold_en=d.fuzzy_threshold_en,
@@ -68,6 +94,7 @@ class ComplianceEngine:
             pinyin_min_chars=d.pinyin_min_chars,
         )
         self.grace_s = d.deadline_grace_s
+        self.fuzzy_violation_min = d.fuzzy_violation_min_score
 
     @staticmethod
     def _mem(state: CallState) -> dict[str, Any]:
@@ -92,6 +119,10 @@ class ComplianceEngine:
         for r in self.ruleset.rules:
             if r.kind == "required" and _channel_ok(r.channel, seg.channel) and f"required:{r.id}" in by_key:
                 said_here[r.id] = by_key[f"required:{r.id}"][0].start
+            elif r.kind == "required" and r.asks is not None and _channel_ok(r.channel, seg.channel):
+                pos = asked_for(r, norm.text, by_key)
+                if pos is not None:
+                    said_here[r.id] = pos
             if r.requires is not None and _channel_ok(r.requires.channel, seg.channel) and f"prereq:{r.id}" in by_key:
                 said_here[f"prereq:{r.id}"] = by_key[f"prereq:{r.id}"][0].start
 
@@ -169,9 +200,18 @@ class ComplianceEngine:
         return out
 
     # ------------------------------------------------------------------
+    def _status(self, norm: NormText, m: Match) -> tuple[str, str]:
+        """("violation" | "check", why) for a phrase match."""
+        if negated_before(norm.text, m.start):
+            return "check", "said under a negation"
+        if m.method == "fuzzy" and m.score < self.fuzzy_violation_min:
+            return "check", f"fuzzy match {m.score:.2f} < {self.fuzzy_violation_min:.2f}"
+        return "violation", f"{m.method} match {m.score:.2f}"
+
     def _alert(self, r: Rule, seg: Segment, norm: NormText, m: Match, alert_id: str) -> AlertDraft:
         a, b = norm.orig_span(m.start, m.end)
         t0, t1 = seg.time_of(a, b)
+        status, why = self._status(norm, m)
         return AlertDraft(
             alert_id=alert_id,
             rule_id=r.id,
@@ -187,6 +227,8 @@ class ComplianceEngine:
             match_method=m.method,
             match_score=round(m.score, 3),
             category=r.category,
+            status=status,
+            why=f"{why}: \u201c{m.phrase}\u201d",
         )
 
     def _missing(self, r: Rule, state: CallState, deadline: float) -> AlertDraft:
@@ -209,4 +251,5 @@ class ComplianceEngine:
             matched_phrase="",
             match_method="absent",
             category=r.category,
+            why=f"no required phrase{' or identity question' if r.asks is not None else ''} by {deadline:.0f}s",
         )

@@ -25,13 +25,16 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from streams.compliance.meaning import same_meaning
 from streams.kb.text import NormText, Syllable, has_cjk, normalize, pinyin_syllables, stem_en
 
+_NEG_SYLLABLES = frozenset(("bu", "mei"))  # 不, 没 (folded pinyin)
 _METHOD_RANK = {"exact": 3, "tokens": 2, "pinyin": 1, "fuzzy": 0}
 _WORD = re.compile(r"[a-z0-9]+")
 # words that carry no content for token matching (kept small on purpose: "not", "no"
@@ -73,6 +76,18 @@ def _is_ascii_alnum(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
+@lru_cache(maxsize=65536)
+def _compile_phrase(phrase: str) -> tuple[str, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(normalised text, is CJK, folded syllables, toned syllables, English stems) of a phrase;
+    cached: a KB reload recompiles the same 10^4 keywords, and rule files share phrases."""
+    norm = normalize(phrase).text
+    cjk = has_cjk(norm)
+    mixed = cjk and any(_is_ascii_alnum(c) for c in norm)
+    py = pinyin_syllables(normalize(norm)) if norm and cjk and not mixed else []
+    stems = tuple(stem_en(w) for w in _WORD.findall(norm)) if norm and not cjk else ()
+    return norm, cjk, tuple(x.folded for x in py), tuple(x.toned for x in py), stems
+
+
 class PhraseMatcher:
     def __init__(
         self,
@@ -88,16 +103,11 @@ class PhraseMatcher:
         self.fuzzy_threshold_zh = fuzzy_threshold_zh
         self._items: list[_Compiled] = []
         for spec in specs:
-            norm = normalize(spec.phrase).text
+            norm, cjk, folded, toned, stems = _compile_phrase(spec.phrase)
             if not norm:
                 continue
-            cjk = has_cjk(norm)
-            mixed = cjk and any(_is_ascii_alnum(c) for c in norm)
-            py = pinyin_syllables(normalize(norm)) if cjk and not mixed else []
-            stems = [stem_en(w) for w in _WORD.findall(norm)] if not cjk else []
             self._items.append(_Compiled(
-                spec, norm, cjk, [x.folded for x in py], [x.toned for x in py], stems,
-                [s for s in stems if s not in _STOP],
+                spec, norm, cjk, list(folded), list(toned), list(stems), [s for s in stems if s not in _STOP],
             ))
 
         self._exact = ahocorasick.Automaton()
@@ -141,6 +151,8 @@ class PhraseMatcher:
         self._fuzzy_en_choices = [self._items[i].norm for i in self._fuzzy_en]
         self._fuzzy_zh_choices = [" ".join(self._items[i].syls) for i in self._fuzzy_zh]
 
+        self._norm_of = {it.spec.phrase: it.norm for it in self._items}
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -159,6 +171,10 @@ class PhraseMatcher:
             found.extend(self._find_pinyin(syls))
             found.extend(self._find_fuzzy_zh(syls))
         found.extend(self._find_fuzzy_en(text))
+        # forgiving matches must not flip the meaning (no/your, 不/一定): see streams.compliance.meaning;
+        # a pinyin match keeps every syllable, so a homophone of 不 still reads as a negation
+        found = [m for m in found if m.method in ("exact", "pinyin")
+                 or same_meaning(self._norm_of[m.phrase], text[m.start:m.end])]
         return _resolve(found)
 
     def _find_exact(self, text: str) -> list[Match]:
@@ -291,6 +307,10 @@ def _align_syllables(phrase: list[str], text: list[str]) -> tuple[int, int, int]
             if any(op.tag == "delete" and op.src_pos in (0, n - 1) for op in ops):
                 continue
             if any(op.tag == "insert" and op.dest_pos in (0, length - 1) for op in ops):
+                continue
+            # a negation syllable dropped or added (even as a homophone: 部 for 不) flips the meaning
+            if any((op.tag == "delete" and phrase[op.src_pos] in _NEG_SYLLABLES)
+                   or (op.tag == "insert" and window[op.dest_pos] in _NEG_SYLLABLES) for op in ops):
                 continue
             if best is None or len(ops) < best[2]:
                 best = (start, length, len(ops))

@@ -12,6 +12,7 @@ See docs/streams.md for the format.  Three kinds of rule:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,19 @@ class Prerequisite(BaseModel):
     phrases: Phrases = Phrases()
 
 
+class AskIntent(BaseModel):
+    """A ``required`` rule understood by intent: asking for any of ``items`` counts, whatever
+    the wording -- a question cue within ``within_words`` words (English) or ``within_chars``
+    characters (Mandarin) before or after the item ("what was your last name", "your date of
+    birth, please", 您的保单号是多少)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cues: Phrases
+    items: Phrases
+    within_words: int = Field(4, ge=0, le=20)
+    within_chars: int = Field(6, ge=0, le=30)
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -73,6 +87,7 @@ class Rule(BaseModel):
     # required
     deadline_s: float | Literal["end"] | None = None
     min_call_s: float = 0.0
+    asks: AskIntent | None = None
     # ordering
     requires: Prerequisite | None = None
 
@@ -89,6 +104,8 @@ class Rule(BaseModel):
             raise ValueError("a required rule needs deadline_s (seconds of call time, or 'end')")
         if self.kind != "required" and self.deadline_s is not None:
             raise ValueError("deadline_s only applies to required rules")
+        if self.kind != "required" and self.asks is not None:
+            raise ValueError("asks only applies to required rules")
         if self.kind == "ordering":
             if self.requires is None or not (self.requires.rule or self.requires.phrases.all()):
                 raise ValueError("an ordering rule needs requires.rule or requires.phrases")
@@ -105,6 +122,7 @@ class Defaults(BaseModel):
     fuzzy_min_chars_zh: int = 4
     pinyin_min_chars: int = 2
     deadline_grace_s: float = 8.0
+    fuzzy_violation_min_score: float = Field(0.95, ge=0, le=1)  # below: the alert is "check", not "violation"
 
 
 class RuleFile(BaseModel):
@@ -116,7 +134,7 @@ class RuleFile(BaseModel):
     @model_validator(mode="after")
     def _refs(self) -> RuleFile:
         ids = [r.id for r in self.rules]
-        dup = {i for i in ids if ids.count(i) > 1}
+        dup = {i for i, n in Counter(ids).items() if n > 1}
         if dup:
             raise ValueError(f"duplicate rule id(s): {', '.join(sorted(dup))}")
         required = {r.id for r in self.rules if r.kind == "required"}

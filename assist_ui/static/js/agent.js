@@ -337,7 +337,13 @@
     const s = latest(view.suggestions, (x) => x.kind === 'strategy')[0];
     if (!s) { box.append(el('p', { className: 'muted' }, t('no_strategy'))); return; }
     box.append(el('div', { className: 'strategy' + (view.flash.has(s.suggestion_id) ? ' flash' : '') },
-      el('strong', {}, s.title), el('p', {}, s.text), copyButton(s.text)));
+      el('strong', {}, s.title), el('p', {}, s.text), copyButton(s.text), whyDetails(s.why)));
+  }
+
+  // why a suggestion, strategy or alert fired (matched terms, intent, confidence), on demand
+  function whyDetails(why) {
+    return why ? el('details', { className: 'why muted', onclick: (ev) => ev.stopPropagation() },
+      el('summary', {}, t('why')), why) : null;
   }
 
   // The strip: every alert of the shown call, most severe first, unacknowledged before
@@ -363,8 +369,10 @@
         dataset: { alert: a.alert_id },
       },
       el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
+      a.status === 'check' ? el('span', { className: 'check-badge' }, t('check_badge')) : null,
       el('span', { className: 'alert-msg' }, a.message),
       a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
+      el('span', { className: 'rule muted' }, a.rule_id), whyDetails(a.why),
       ack ? el('span', { className: 'ack-state' }, t('acked_by', { who: ack.by_name || ack.by, time: CA.timeOf(ack.at) }))
         : (isAgentView && view.meta.status === 'live' ? el('button', {
           type: 'button', className: 'small ack',
@@ -408,7 +416,7 @@
         dataset: { suggestion: s.suggestion_id }, title: t('copy'), onclick: () => btn.click(),
       }, el('div', { className: 'sugg-head' }, el('strong', {}, s.title), btn),
       el('p', { className: 'sugg-text' }, s.text),
-      s.evidence ? el('q', { className: 'evidence muted' }, s.evidence) : null));
+      s.evidence ? el('q', { className: 'evidence muted' }, s.evidence) : null, whyDetails(s.why)));
     });
   }
 
