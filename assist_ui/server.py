@@ -34,13 +34,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from assist_ui.auth import UserDirectory, scrub
+from assist_ui.auth import UserDirectory
 from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
 from assist_ui.http_api import HttpApi
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
+from streams import log_scrub
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +58,9 @@ SECURITY_HEADERS = {
 }
 
 
-class _ScrubFilter(logging.Filter):
-    """websockets logs headers and frames at DEBUG: strip tokens from whatever it logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
+# websockets logs headers and frames at DEBUG: the one scrubbing filter keeps tokens out
 _ws_logger = logging.getLogger("assist_ui.ws")
-_ws_logger.addFilter(_ScrubFilter())
+log_scrub.install([_ws_logger, "assist_ui"])
 
 
 class UiServer:

@@ -31,9 +31,13 @@ from pipeline.ingest.protocol import (
     token_ok,
 )
 from pipeline.ingest.settings import IngestSettings
+from streams import log_scrub
 from streams.records import AudioFrame, CallEvent
 
 log = logging.getLogger(__name__)
+# websockets logs the handshake (Authorization, ?token=) and frames at DEBUG: scrub every line
+_ws_logger = logging.getLogger("pipeline.ingest.ws")
+log_scrub.install([_ws_logger, log, "pipeline.ingest"])
 
 
 class RecordSink(Protocol):
@@ -113,6 +117,7 @@ class IngestGateway:
             open_timeout=s.ingest_open_timeout_s,
             close_timeout=5,
             server_header=None,
+            logger=_ws_logger,
         )
         log.info("ingest gateway listening on ws://%s:%d", s.ingest_host, self.port)
 
