@@ -25,6 +25,7 @@ from pipeline.ingest.protocol import (
     AudioIn,
     CallRegistry,
     Close,
+    GapFill,
     IngestSession,
     Limits,
     Reply,
@@ -198,6 +199,10 @@ class IngestGateway:
                 self._bytes_in[out.source].inc(out.nbytes)
             elif isinstance(out, AudioFrame):
                 await self.sink.send_audio(out)
+            elif isinstance(out, GapFill):
+                self.metrics.gap_fill_seconds.inc(out.seconds)
+                if out.capped:
+                    self.metrics.gap_fill_capped.inc()
             elif isinstance(out, CallEvent):
                 await self.sink.send_event(out)
                 self._call_event(out)

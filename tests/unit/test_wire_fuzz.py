@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka.structs import TopicPartition
+from asr_fakes import EnergyVad
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,9 +27,6 @@ from assist_ui.sink import QaSink
 from pipeline.emotion.metrics import EmotionMetrics
 from pipeline.emotion.worker import decode_input
 from streams.records import TOPIC_RECORDS, AudioFrame, EmotionReading, RecordDecodeError, decode
-
-sys.path.insert(0, str(Path(__file__).parent))
-from asr_fakes import EnergyVad  # noqa: E402
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,68 @@
+"""Bounds on what an ingest client controls (#18 items 6 and 9), on the sans-I/O protocol."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_ingest_protocol import TOKEN, twilio_media, twilio_start
+
+from pipeline.ingest.protocol import CallRegistry, GapFill, IngestSession, Limits
+from streams.records import AudioFrame
+
+pytestmark = pytest.mark.unit
+
+
+class Clock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def twilio_session(clock: Clock, limits: Limits | None = None) -> IngestSession:
+    s = IngestSession(registry=CallRegistry(), tokens=[TOKEN], clock=clock, limits=limits)
+    s.receive_text(twilio_start())
+    return s
+
+
+def test_item6_gap_fill_cannot_amplify_tiny_messages() -> None:
+    # the red-team case: 400 one-byte media messages stamped 10 s apart, sent in ~4 s
+    clock = Clock()
+    s = twilio_session(clock)
+    audio_s, fills = 0.0, []
+    for i in range(400):
+        clock.t += 0.01
+        outs = s.receive_text(twilio_media("inbound", b"\x11", ts=i * 10_000))
+        audio_s += sum(len(o.payload) for o in outs if isinstance(o, AudioFrame)) / 8000
+        fills += [o for o in outs if isinstance(o, GapFill)]
+    elapsed = clock.t - 1000.0
+    assert audio_s <= elapsed + 2.5  # at most wall-clock time (+2 s slack), not 1,995 s
+    assert sum(f.capped for f in fills) >= 390  # and every cut is counted
+    assert sum(f.seconds for f in fills) <= elapsed + 2.0
+
+
+def test_item6_real_silence_is_still_filled_and_total_is_capped() -> None:
+    clock = Clock()
+    s = twilio_session(clock, Limits(twilio_max_total_gap_fill_s=4.0))
+    s.receive_text(twilio_media("inbound", b"\x11" * 160, ts=0))
+    clock.t += 3.0  # three real seconds of held line
+    outs = s.receive_text(twilio_media("inbound", b"\x11" * 160, ts=3000))
+    (fill,) = [o for o in outs if isinstance(o, GapFill)]
+    assert fill.seconds == pytest.approx(2.98, abs=0.01) and not fill.capped
+    clock.t += 5.0
+    outs = s.receive_text(twilio_media("inbound", b"\x11" * 160, ts=8000))
+    (fill,) = [o for o in outs if isinstance(o, GapFill)]
+    assert fill.capped and fill.seconds == pytest.approx(4.0 - 2.98, abs=0.01)
+    assert json.loads(twilio_start())["event"] == "start"
+
+
+def test_item6_gap_fill_is_counted_in_metrics() -> None:
+    from pipeline.ingest.metrics import IngestMetrics
+
+    m = IngestMetrics()
+    m.gap_fill_seconds.inc(1.5)
+    m.gap_fill_capped.inc()
+    names = {s.name for metric in m.registry.collect() for s in metric.samples}
+    assert {"callassist_ingest_gap_fill_seconds_total", "callassist_ingest_gap_fill_capped_total"} <= names
