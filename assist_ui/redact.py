@@ -61,7 +61,7 @@ _REPEAT = {"double": 2, "triple": 3}
 # 、 included) or a spoken separator word; zero-width characters are ignored wherever they are
 _SEP = re.compile(r"^[\s\-–—‐‑.,，、·()（）/]{0,3}$")
 _SPOKEN_SEP = re.compile(r"(?i)\b(?:dash|hyphen)\b|横杠|杠")
-_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad]")
 _MIN_DIGITS = 7
 _MAX_DIGITS = 24  # the longest PII number plus a country prefix; bounds the window search
 

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -124,6 +124,12 @@ class UiServer:
         return urlsplit(origin).netloc == request.headers.get("Host", "")
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        try:
+            for name in ("Host", "Origin", "Authorization", "Cookie"):
+                request.headers.get(name)  # a repeated one is ambiguous (which Origin is checked?)
+        except MultipleValuesError:
+            self.metrics.error("bad_input")
+            return self._response(400, f"duplicate {name} header\n".encode(), "text/plain", {})
         if urlsplit(request.path).path == "/ws" and request.method == "GET":
             if not self._origin_ok(request):
                 return self._response(403, b"origin not allowed\n", "text/plain", {})
@@ -180,7 +186,7 @@ class UiServer:
         except ConnectionClosed:
             return None
         token = None
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
             msg = json.loads(raw)
             if msg.get("op") == "auth":
                 token = msg.get("token")
@@ -195,11 +201,13 @@ class UiServer:
         try:
             msg = json.loads(raw)
             op = msg["op"]
-        except (ValueError, TypeError, KeyError):
+            if not isinstance(msg, dict) or not isinstance(op, str):
+                raise TypeError("op must be a string")
+        except (ValueError, TypeError, KeyError, RecursionError):  # nested JSON: 4400, not 1011
             self.metrics.error("bad_input")
             await self._close(conn, CLOSE_BAD_MESSAGE, "expected a JSON object with 'op'")
             return False
-        call_id = msg.get("call_id")
+        call_id: Any = msg.get("call_id")
         if op in ("watch", "unwatch") and (not isinstance(call_id, str) or not 0 < len(call_id) <= 200):
             sub.push(Outgoing(dumps({"type": "error", "error": "bad_request", "op": op}), "error"))
         elif op == "watch":
@@ -211,7 +219,7 @@ class UiServer:
         elif op == "ping":
             sub.push(Outgoing(dumps({"type": "pong", "server_time": time.time()}), "pong"))
         else:
-            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": str(op)[:40]}), "error"))
+            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": op[:40]}), "error"))
         return True
 
     async def _sender(self, conn: ServerConnection, sub: Subscriber) -> None:

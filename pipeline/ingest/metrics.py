@@ -91,7 +91,7 @@ class IngestMetrics:
 
 
 #: reasons CallEvent.reason may carry that are also metric labels (others are folded to "other")
-END_REASONS = ("hangup", "client_disconnected", "protocol_error", "server_shutdown", "server_error")
+END_REASONS = ("hangup", "client_disconnected", "protocol_error", "idle_timeout", "server_shutdown", "server_error")
 
 
 def end_reason_label(reason: str) -> str:

@@ -198,6 +198,12 @@ class IngestSession:
             return []
         return self._end(reason)
 
+    def idle_timed_out(self) -> list[Output]:
+        """An open call sent nothing for ``idle_timeout_s``: end it (a held line still sends silence)."""
+        if self.state != OPEN:
+            return []
+        return self._error(ProtocolError(Kind.IDLE_TIMEOUT, "no message received in time", fatal=True))
+
     def open_timed_out(self) -> list[Output]:
         if self.state != AWAITING_OPEN:
             return []
@@ -381,7 +387,7 @@ class IngestSession:
             )
         ]
         if err.fatal:
-            out.extend(self._end("protocol_error"))
+            out.extend(self._end("idle_timeout" if err.kind == Kind.IDLE_TIMEOUT else "protocol_error"))
             out.append(Close(err.close_code, f"{err.kind}: {err.message}"[:120]))
         return out
 

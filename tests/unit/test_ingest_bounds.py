@@ -66,3 +66,43 @@ def test_item6_gap_fill_is_counted_in_metrics() -> None:
     m.gap_fill_capped.inc()
     names = {s.name for metric in m.registry.collect() for s in metric.samples}
     assert {"callassist_ingest_gap_fill_seconds_total", "callassist_ingest_gap_fill_capped_total"} <= names
+
+
+# -- item 9: ingest bounds -----------------------------------------------------------
+def test_item9_short_ingest_tokens_are_refused_at_start() -> None:
+    from pipeline.ingest.server import ConfigError, check_auth_config
+    from pipeline.ingest.settings import IngestSettings
+
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        check_auth_config(IngestSettings(ingest_tokens="x"))
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        check_auth_config(IngestSettings(ingest_tokens="a-long-enough-token-123,short"))
+    assert check_auth_config(IngestSettings(ingest_tokens="a-long-enough-token-123")) == ["a-long-enough-token-123"]
+
+
+def test_item9_wrong_tokens_back_off_per_address() -> None:
+    from pipeline.ingest.server import AuthBackoff
+
+    clock = Clock(0.0)
+    backoff = AuthBackoff(limit=3, window_s=60.0, max_addresses=2, clock=clock)
+    for _ in range(3):
+        assert not backoff.blocked("10.0.0.1")
+        backoff.failed("10.0.0.1")
+    assert backoff.blocked("10.0.0.1") and not backoff.blocked("10.0.0.2")
+    clock.t = 61.0
+    assert not backoff.blocked("10.0.0.1")  # the window passed
+    for address in ("a", "b", "c"):
+        backoff.failed(address)
+    assert len(backoff._failures) == 2  # bounded
+
+
+def test_item9_an_open_call_that_sends_nothing_times_out() -> None:
+    from pipeline.ingest.protocol import Close
+    from streams.records import CallEvent
+
+    s = twilio_session(Clock())
+    outs = s.idle_timed_out()
+    (ended,) = [o for o in outs if isinstance(o, CallEvent)]
+    assert ended.kind == "ended" and ended.reason == "idle_timeout"
+    assert [o.code for o in outs if isinstance(o, Close)] == [4408]
+    assert s.idle_timed_out() == []  # once
