@@ -42,6 +42,7 @@ from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
 from streams import log_scrub
+from streams.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class UiServer:
             max_queue=64,
             close_timeout=3,
             logger=_ws_logger,
+            create_connection=BodyRefusingConnection,  # answer a request body instead of hanging up
         )
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.settings.ui_port
         log.info("callassist ui on %s", self.url)

@@ -36,6 +36,7 @@ from pipeline.ingest.protocol import (
 from pipeline.ingest.settings import IngestSettings
 from streams import log_scrub
 from streams.records import AudioFrame, CallEvent
+from streams.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
 # websockets logs the handshake (Authorization, ?token=) and frames at DEBUG: scrub every line
@@ -166,6 +167,7 @@ class IngestGateway:
             close_timeout=5,
             server_header=None,
             logger=_ws_logger,
+            create_connection=BodyRefusingConnection,  # answer a request body instead of hanging up
         )
         log.info("ingest gateway listening on ws://%s:%d", s.ingest_host, self.port)
 

@@ -131,3 +131,18 @@ async def test_duplicate_headers_are_a_400_not_a_500(server, header: str) -> Non
     status = await asyncio.wait_for(reader.readline(), 5)
     writer.close()
     assert status.startswith(b"HTTP/1.1 400"), status
+
+
+@pytest.mark.parametrize(("head", "status"), [
+    ("POST /api/qa/calls/c1/review?verdict=true_positive HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+     b"HTTP/1.1 413"),
+    ("POST /api/me HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", b"HTTP/1.1 501"),
+    ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 200"),
+])
+async def test_a_request_with_a_body_is_answered(server, head: str, status: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port, family=socket.AF_INET)
+    writer.write(head.encode())
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert line.startswith(status), line
