@@ -148,9 +148,14 @@ class EmotionWorker:
         assert self._producer is not None
         futures = []
         for r in readings:
-            futures.append(
-                await self._producer.send(self.settings.topic_emotion, key=r.call_id.encode(), value=r.to_bytes())
-            )
+            try:  # strict wire contract on the way out too: a NaN feature must not stall the worker
+                value = r.to_bytes()
+                decode(EmotionReading, value)
+            except (ValueError, RecordDecodeError) as exc:
+                self.metrics.records.labels("reading", "unencodable").inc()
+                log.warning("skipping an emotion reading that breaks the wire contract (%s): %s", r.window_id, exc)
+                continue
+            futures.append(await self._producer.send(self.settings.topic_emotion, key=r.call_id.encode(), value=value))
             self.metrics.readings.labels(r.channel, r.state).inc()
         if futures:
             await asyncio.gather(*futures)  # raises KafkaError: nothing is committed then
