@@ -89,3 +89,11 @@ def install(loggers: Iterable[logging.Logger | str] = ()) -> SecretScrubFilter:
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
     return _FILTER
+
+
+def install_on_handlers(logger: logging.Logger | None = None) -> None:
+    """Put the filter on ``logger``'s handlers (the root's by default): every record that
+    propagates there, from any logger at any level, is scrubbed before it is written."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)

@@ -82,3 +82,18 @@ async def test_websocket_debug_logs_of_both_servers_hold_no_secret() -> None:
     out = stream.getvalue()
     assert "Authorization" in out and "GET /ws" in out  # the lines are there ...
     assert SECRET[:12] not in out and SECRET[-8:] not in out  # ... the secret is not
+
+
+def test_root_handlers_scrub_records_from_any_logger() -> None:
+    from streams.log_scrub import install_on_handlers
+
+    root = logging.getLogger("tests.scrub.root")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root.addHandler(handler)
+    try:
+        install_on_handlers(root)
+        logging.getLogger("tests.scrub.root.child.deep").warning("connect %s", f"wss://x/ingest?token={SECRET}")
+    finally:
+        root.removeHandler(handler)
+    assert "token=[redacted]" in stream.getvalue() and SECRET[:12] not in stream.getvalue()
