@@ -106,3 +106,76 @@ def test_item9_an_open_call_that_sends_nothing_times_out() -> None:
     assert ended.kind == "ended" and ended.reason == "idle_timeout"
     assert [o.code for o in outs if isinstance(o, Close)] == [4408]
     assert s.idle_timed_out() == []  # once
+
+
+class _NullSink:
+    def __init__(self) -> None:
+        self.events: list = []
+
+    async def send_audio(self, frame) -> bool:
+        return True
+
+    async def send_event(self, event) -> None:
+        self.events.append(event)
+
+
+async def _gateway(**settings):
+    from pipeline.ingest.metrics import IngestMetrics
+    from pipeline.ingest.server import IngestGateway
+    from pipeline.ingest.settings import IngestSettings
+
+    sink = _NullSink()
+    gw = IngestGateway(IngestSettings(ingest_port=0, ingest_tokens="unit-ingest-token-000001", **settings),
+                       sink, IngestMetrics())
+    await gw.start()
+    return gw, sink
+
+
+async def _status(port: int, head: str) -> bytes:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head.encode())
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    return line
+
+
+async def test_item9_ingest_duplicate_headers_bodies_and_wrong_token_backoff() -> None:
+    gw, _ = await _gateway(ingest_auth_failures=2)
+    try:
+        ws_head = ("GET /ingest HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+        dup = ws_head + "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"
+        assert (await _status(gw.port, dup)).startswith(b"HTTP/1.1 400")
+        body = "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        assert (await _status(gw.port, body)).startswith(b"HTTP/1.1 413")
+        wrong = ws_head + "Authorization: Bearer wrong-token-wrong-token\r\n\r\n"
+        assert (await _status(gw.port, wrong)).startswith(b"HTTP/1.1 401")
+        assert (await _status(gw.port, wrong)).startswith(b"HTTP/1.1 401")
+        assert (await _status(gw.port, wrong)).startswith(b"HTTP/1.1 429")  # backed off
+    finally:
+        await gw.stop()
+
+
+async def test_item9_an_idle_open_call_is_ended_by_the_gateway() -> None:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    gw, sink = await _gateway(ingest_idle_timeout_s=0.3)
+    try:
+        async with connect(f"ws://127.0.0.1:{gw.port}/", additional_headers={
+                "Authorization": "Bearer unit-ingest-token-000001"}) as ws:
+            await ws.send(json.dumps({"type": "open", "call_id": "idle-1", "format": {
+                "encoding": "pcm16le", "sample_rate": 16000}, "channels": ["agent"]}))
+            replies = []
+            with pytest.raises(ConnectionClosed):  # closed by the server
+                while True:
+                    replies.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        assert ws.close_code == 4408, replies
+    finally:
+        await gw.stop()
+    assert [e.reason for e in sink.events if e.kind == "ended"] == ["idle_timeout"]
