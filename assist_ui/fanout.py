@@ -30,7 +30,7 @@ from typing import Any
 from assist_ui.auth import User
 from assist_ui.live_state import Change, LiveCall, LiveState
 from assist_ui.metrics import RecordTiming, UiMetrics
-from assist_ui.redact import redact_obj
+from assist_ui.redact import redact_obj, redact_segments
 
 #: calls one socket may watch at once (each costs a set entry and a fan-out check per update)
 MAX_WATCHED = 200
@@ -56,6 +56,20 @@ def dumps(message: Any) -> str:
         text = json.dumps(_finite(message), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     # safe on the JSON text: these characters are never part of JSON's own syntax
     return _BIDI_CONTROLS.sub("\ufffd", text) if _BIDI_CONTROLS.search(text) else text
+
+
+def _redacted_update(call: LiveCall, change: Change) -> dict[str, Any]:
+    """The update for viewers who get redacted text.  A segment is redacted together with the
+    previous segment of its channel, so the rest of a number split across the two is hidden."""
+    item = change.message.get("item")
+    if change.kind != "segment" or not isinstance(item, dict):
+        return redact_obj(change.message)
+    prev = next((s for s in reversed(call.segments.values())
+                 if s.get("channel") == item.get("channel") and s.get("segment_id") != item.get("segment_id")
+                 and s.get("start", 0.0) <= item.get("start", 0.0)), None)
+    message = redact_obj({k: v for k, v in change.message.items() if k != "item"})
+    message["item"] = redact_segments([prev, item])[1] if prev is not None else redact_obj(item)
+    return message
 
 
 def _truncated_snapshot(snap: dict[str, Any], size: int) -> str:
@@ -252,7 +266,7 @@ class Hub:
                 continue
             if self.needs_redaction(sub.user, call):
                 if redacted is None:
-                    redacted = Outgoing(dumps(redact_obj(change.message)), "update", change.kind, produced_at, timing)
+                    redacted = Outgoing(dumps(_redacted_update(call, change)), "update", change.kind, produced_at, timing)
                 self._send(sub, redacted)
             else:
                 if raw is None:

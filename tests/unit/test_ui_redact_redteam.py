@@ -5,6 +5,8 @@ Every expected output is what the QA store keeps and what a supervisor sees.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assist_ui.redact import redact, redact_obj, redact_segments
@@ -91,3 +93,24 @@ def test_item3_every_stored_field_is_redacted_including_queue_and_split_segments
         assert leak not in flat, (leak, flat)
     assert out["queue"] == "vip [PHONE]" and out["call_id"] == "c1"
     assert [s["text"] for s in out["transcript"]] == ["手机[PHONE]", ""]
+
+
+def test_item3_live_update_of_the_second_half_of_a_split_number_is_redacted() -> None:
+    from assist_ui.auth import User
+    from assist_ui.fanout import Hub
+    from assist_ui.live_state import LiveState
+
+    hub = Hub(LiveState())
+    sup = hub.add(User("sup-1", "S", "supervisor"))
+    hub.state.apply("event", {"call_id": "c", "kind": "started", "ts": 1.0, "agent_id": "a"}, 1.0)
+    hub.watch(sup, "c")
+    for sid, start, text in (("s1", 1.0, "我的手机是138"), ("s2", 2.0, "1234 5678")):
+        change = hub.state.apply("segment", {**seg(sid, "customer", start, text), "call_id": "c", "produced_at": 0.0}, 1.0)
+        assert change is not None
+        hub.publish(change)
+    texts = []
+    while sup.queued:
+        msg = json.loads(sup._queue.popleft().text)
+        if msg["type"] == "update":
+            texts.append(msg["item"]["text"])
+    assert texts[-1] == "" and "5678" not in repr(texts)
