@@ -60,6 +60,8 @@ class UiApp:
         ok = await self.store.ping()
         if self.settings.ui_bridge_enabled:
             ok = ok and self.bridge_ready.is_set()
+        if self.settings.ui_sink_enabled:
+            ok = ok and self.sink.healthy  # a sink stuck on its store cannot make progress
         self._ready = ok
         return ok
 

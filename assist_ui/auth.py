@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams import log_scrub
+
 ROLES = ("agent", "qa", "supervisor")
 
 # What each role may do.  Agents see only their own live calls; supervisors and QA can
@@ -172,15 +174,5 @@ def bearer_token(header: str | None) -> str | None:
 
 
 # -- log scrubbing ------------------------------------------------------------
-# websockets logs request headers and frame payloads at DEBUG; both can hold a token.
-_SCRUB = [
-    (re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?\S+"), r"\1\2[redacted]"),
-    (re.compile(r'(?i)("token"\s*:\s*)"(?:[^"\\]|\\.)*"'), r'\1"[redacted]"'),
-    (re.compile(r"(?i)(token=)[^&\s'\"]+"), r"\1[redacted]"),
-]
-
-
-def scrub(text: str) -> str:
-    for pattern, repl in _SCRUB:
-        text = pattern.sub(repl, text)
-    return text
+# one filter for every process: streams.log_scrub (frames never logged, escaped keys, cut values)
+scrub = log_scrub.scrub

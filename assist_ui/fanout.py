@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,15 +31,73 @@ from assist_ui.auth import User
 from assist_ui.call_context import public_context
 from assist_ui.live_state import Change, LiveCall, LiveState
 from assist_ui.metrics import RecordTiming, UiMetrics
-from assist_ui.redact import redact_obj
+from assist_ui.redact import redact_obj, redact_segments
+
+#: calls one socket may watch at once (each costs a set entry and a fan-out check per update)
+MAX_WATCHED = 200
+#: a snapshot larger than this is cut (oldest segments first) rather than sent whole: browsers
+#: and websockets clients refuse messages over 1 MiB by default and close with 1009
+MAX_SNAPSHOT_BYTES = 512 * 1024
 
 #: close code for a client that fell too far behind (RFC 6455 1013 "try again later")
 DROP_CODE = 1013
 DROP_REASON = "too far behind; reconnect for a snapshot"
 
 
-def dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+#: bidirectional embedding/override/isolate controls: "gnp\u202eexe" would display as "exe.png"
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def dumps(message: Any) -> str:
+    """Strict JSON for browsers: a non-finite number (never valid JSON) is sent as null, and
+    bidi control characters are shown as U+FFFD so text cannot display reordered."""
+    try:
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(message), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # safe on the JSON text: these characters are never part of JSON's own syntax
+    return _BIDI_CONTROLS.sub("\ufffd", text) if _BIDI_CONTROLS.search(text) else text
+
+
+def _redacted_update(call: LiveCall, change: Change) -> dict[str, Any]:
+    """The update for viewers who get redacted text.  A segment is redacted together with the
+    previous segment of its channel, so the rest of a number split across the two is hidden."""
+    item = change.message.get("item")
+    if change.kind != "segment" or not isinstance(item, dict):
+        return redact_obj(change.message)
+    prev = next((s for s in reversed(call.segments.values())
+                 if s.get("channel") == item.get("channel") and s.get("segment_id") != item.get("segment_id")
+                 and s.get("start", 0.0) <= item.get("start", 0.0)), None)
+    message = redact_obj({k: v for k, v in change.message.items() if k != "item"})
+    message["item"] = redact_segments([prev, item])[1] if prev is not None else redact_obj(item)
+    return message
+
+
+def _truncated_snapshot(snap: dict[str, Any], size: int) -> str:
+    """The snapshot cut to fit MAX_SNAPSHOT_BYTES: oldest segments, then the curve, go first."""
+    snap = {**snap, "truncated": True}
+    for key in ("segments", "curve", "suggestions", "alerts"):
+        items = list(snap.get(key) or [])
+        while items:
+            keep = max(0, int(len(items) * MAX_SNAPSHOT_BYTES / size * 0.9))
+            items = items[len(items) - keep:] if keep < len(items) else items[1:]
+            snap[key] = items
+            text = dumps({"type": "snapshot", "call": snap})
+            size = len(text.encode())
+            if size <= MAX_SNAPSHOT_BYTES:
+                return text
+        snap[key] = []
+    return dumps({"type": "snapshot", "call": {k: snap[k] for k in ("call_id", "v", "truncated") if k in snap}})
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +205,10 @@ class Hub:
 
     def watch(self, sub: Subscriber, call_id: str) -> bool:
         """Follow one call; False (and an error message) when it is not visible to the user."""
+        if call_id not in sub.watching and len(sub.watching) >= MAX_WATCHED:
+            self._send(sub, Outgoing(dumps({"type": "error", "error": "too_many_watched", "call_id": call_id,
+                                            "max": MAX_WATCHED}), "error"))
+            return False
         call = self.state.get(call_id)
         if call is None and sub.user.can("live_all") and call_id:
             # a supervisor may open a call's page before its first record arrives
@@ -177,7 +241,10 @@ class Hub:
         if self.needs_redaction(user, call):
             snap["context"] = public_context(snap.get("context"))  # names and refs masked (then redacted)
             snap = redact_obj(snap)
-        return Outgoing(dumps({"type": "snapshot", "call": snap}), "snapshot")
+        text = dumps({"type": "snapshot", "call": snap})
+        if len(text) > MAX_SNAPSHOT_BYTES // 4 and len(text.encode()) > MAX_SNAPSHOT_BYTES:
+            text = _truncated_snapshot(snap, len(text.encode()))
+        return Outgoing(text, "snapshot")
 
     # -- changes from the bridge -------------------------------------------------------
     def receives(self, sub: Subscriber, call: LiveCall) -> bool:
@@ -201,7 +268,7 @@ class Hub:
                 continue
             if self.needs_redaction(sub.user, call):
                 if redacted is None:
-                    redacted = Outgoing(dumps(redact_obj(change.message)), "update", change.kind, produced_at, timing)
+                    redacted = Outgoing(dumps(_redacted_update(call, change)), "update", change.kind, produced_at, timing)
                 self._send(sub, redacted)
             else:
                 if raw is None:

@@ -18,7 +18,6 @@ API (``Authorization: Bearer <token>``)::
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from assist_ui.auth import User, UserDirectory, bearer_token
-from assist_ui.fanout import Hub
+from assist_ui.fanout import Hub, dumps
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.redact import redact_obj
@@ -67,7 +66,7 @@ def _content_type(path: Path) -> str:
 
 
 def json_response(status: int, obj: Any) -> HttpResponse:
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    body = dumps(obj).encode()  # strict JSON: never NaN/Infinity
     return HttpResponse(status, body, "application/json; charset=utf-8", {"Cache-Control": "no-store"})
 
 

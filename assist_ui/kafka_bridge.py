@@ -95,6 +95,13 @@ class LiveBridge:
             self.metrics.records_skipped.labels("malformed").inc()
             self.metrics.record_malformed(self.topic_of.get(kind, kind))
             return False
+        except Exception:
+            # a record the live state cannot fold would fail the same way after every restart
+            # (the look-back re-reads it): skip it rather than crash-loop the bridge
+            log.exception("skipping %s record: the live state could not apply it", kind)
+            self.metrics.records_skipped.labels("error").inc()
+            self.metrics.error("internal")
+            return False
         if change is None:
             self.metrics.records_skipped.labels("duplicate").inc()
             return False

@@ -154,7 +154,10 @@ class LiveState:
         self.max_segments = max_segments
         self.ended_retention_s = ended_retention_s
         self.idle_timeout_s = idle_timeout_s
-        self._calls: dict[str, LiveCall] = {}
+        # least recently active first (moved to the end on every record): the victim of the
+        # count bound and the idle scan are at the front, so both are O(1) per call
+        self._calls: OrderedDict[str, LiveCall] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()  # ended calls, in the order they ended
         # one handler per record kind, bound once: a getattr with a fresh f-string name per record
         # also fills the interpreter's attribute cache with throw-away name strings
         self._appliers = {kind: getattr(self, f"_apply_{kind}") for kind in KINDS}
@@ -183,8 +186,13 @@ class LiveState:
             call = LiveCall(call_id=rec["call_id"], first_seen=now, last_activity=now)
             self._calls[call.call_id] = call
             self._enforce_bound(now)
+        else:
+            self._calls.move_to_end(call.call_id)
         call.last_activity = now
-        return self._appliers[kind](call, rec, now)
+        change = self._appliers[kind](call, rec, now)
+        if call.status == "ended" and call.call_id not in self._ended:
+            self._ended[call.call_id] = None
+        return change
 
     def _changed(self, call: LiveCall, kind: str, item: dict[str, Any], **extra: Any) -> Change:
         call.version += 1
@@ -289,18 +297,26 @@ class LiveState:
         Retention counts from the end event's own time, so calls that ended long ago and
         were re-read after a restart (lookback) leave at once instead of lingering.
         """
-        gone = [
-            c.call_id
-            for c in self._calls.values()
-            if (c.status == "ended" and now - (c.ended_at or c.last_activity) > self.ended_retention_s)
-            or now - c.last_activity > self.idle_timeout_s
-        ]
+        gone: list[str] = []
+        for call_id in list(self._ended):  # ended calls only, not every call
+            c = self._calls.get(call_id)
+            if c is None or now - (c.ended_at or c.last_activity) > self.ended_retention_s:
+                gone.append(call_id)
+        for c in self._calls.values():  # least recently active first: stop at the first active one
+            if now - c.last_activity <= self.idle_timeout_s:
+                break
+            gone.append(c.call_id)
+        gone = list(dict.fromkeys(gone))  # an ended call may also be idle
         for call_id in gone:
-            del self._calls[call_id]
+            self._drop(call_id)
         return gone
+
+    def _drop(self, call_id: str) -> None:
+        self._calls.pop(call_id, None)
+        self._ended.pop(call_id, None)
 
     def _enforce_bound(self, now: float) -> None:
         while len(self._calls) > self.max_calls:
-            # ended calls go first, then the least recently active
-            victim = min(self._calls.values(), key=lambda c: (c.status != "ended", c.last_activity))
-            del self._calls[victim.call_id]
+            # ended calls go first (oldest end first), then the least recently active: O(1)
+            victim = next(iter(self._ended), None) or next(iter(self._calls))
+            self._drop(victim)

@@ -51,23 +51,42 @@ _ZH_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两":
 _EN_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
               "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+_EN_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _TOKEN = re.compile(
-    r"[0-9０-９]+|[零〇一幺二两三四五六七八九]+|(?i:\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+    r"[0-9０-９]+|[零〇一幺二两三四五六七八九]+"
+    r"|(?i:\b(?:double|triple)\s+(?:" + _EN_WORD + r"\b|[0-9]\b))|(?i:\b" + _EN_WORD + r"\b)"
 )
-_SEP = re.compile(r"^[\s\-–—.,()（）]{0,3}$")
+_REPEAT = {"double": 2, "triple": 3}
+# between two digit groups: up to 3 separator characters (ASCII and Chinese punctuation,
+# 、 included) or a spoken separator word; zero-width characters are ignored wherever they are
+_SEP = re.compile(r"^[\s\-–—‐‑.,，、·()（）/]{0,3}$")
+_SPOKEN_SEP = re.compile(r"(?i)\b(?:dash|hyphen)\b|横杠|杠")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad]")
 _MIN_DIGITS = 7
 _MAX_DIGITS = 24  # the longest PII number plus a country prefix; bounds the window search
 
 _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("id_card", re.compile(r"(?i)(身份证|证件号|id\s*(?:card|number)|identity|passport)")),
-    ("bank_card", re.compile(r"(?i)(银行卡|信用卡|卡号|账号|帐号|card|account)")),
+    ("bank_card", re.compile(r"(?i)(银行卡|信用卡|卡号|账号|帐号|账户|帐户|户号|card|account)")),
     ("phone", re.compile(r"(?i)(电话|手机|号码|联系方式|phone|mobile|cell|tel\b|call me|reach me)")),
 ]
 _CUE_WINDOW = 16
 
 
+def _gap_ok(gap: str) -> bool:
+    """Whether the text between two digit groups still joins them into one number."""
+    if not gap:
+        return True
+    gap = _SPOKEN_SEP.sub("", _ZERO_WIDTH.sub("", gap), count=1)
+    return bool(_SEP.match(gap))
+
+
 def _digits_of(token: str) -> str:
     t = token.lower()
+    first, _, rest = t.partition(" ")
+    if first in _REPEAT:
+        rest = rest.strip()
+        return _digits_of(rest) * _REPEAT[first]
     if t in _EN_DIGITS:
         return _EN_DIGITS[t]
     if token[0] in _ZH_DIGITS:
@@ -141,7 +160,7 @@ def _runs(text: str, blocked: list[tuple[int, int]]) -> Iterable[list[_Tok]]:
         if any(s <= m.start() < e for s, e in blocked):
             continue
         tok = _Tok(m.start(), m.end(), _digits_of(m.group()), not m.group()[0].isdigit())
-        if run and not _SEP.match(text[run[-1].end : tok.start]):
+        if run and not _gap_ok(text[run[-1].end : tok.start]):
             yield run
             run = []
         run.append(tok)
@@ -214,14 +233,23 @@ def _classify_from(text: str, run: list[_Tok], i: int) -> tuple[int, PiiSpan] | 
 _SPOKEN_AT = re.compile(r"(?i)\bat\b|艾特|圈a|＠")
 
 
+_SPELLED_BEFORE = re.compile(r"(?:(?<!\S)[A-Za-z0-9][ \t]+){2,}$")  # two or more letters spelled out
+
+
+def _spelled_start(text: str, start: int) -> int:
+    """Where an address spelled letter by letter ("j o h n@…", "j o h n at …") really begins."""
+    m = _SPELLED_BEFORE.search(text, max(0, start - 80), start)
+    return m.start() if m else start
+
+
 def find_pii(text: str) -> list[PiiSpan]:
     """Non-overlapping PII spans of ``text``, in order."""
     spans = []
     if "@" in text or "＠" in text:
-        spans = [PiiSpan("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+        spans = [PiiSpan("email", _spelled_start(text, m.start()), m.end()) for m in _EMAIL.finditer(text)]
     for m in _SPOKEN_EMAIL.finditer(text) if _SPOKEN_AT.search(text) else ():
         if not any(s.start < m.end() and m.start() < s.end for s in spans):
-            spans.append(PiiSpan("email", m.start(), m.end()))
+            spans.append(PiiSpan("email", _spelled_start(text, m.start()), m.end()))
     spans += _number_spans(text, [(s.start, s.end) for s in spans])
     spans.sort(key=lambda s: s.start)
     out: list[PiiSpan] = []
@@ -249,12 +277,64 @@ def redact(text: str) -> str:
     return "".join(parts)
 
 
-#: keys whose values are identifiers/enums produced by callassist itself, not speech
+#: keys whose values are identifiers/enums produced by callassist itself, not speech.
+#: ``queue`` is not one: it comes from the integrator's call metadata and has carried numbers.
 KEEP_KEYS = frozenset({
     "call_id", "agent_id", "segment_id", "alert_id", "suggestion_id", "window_id", "rule_id", "rule_kind",
-    "severity", "channel", "language", "kind", "intent", "state", "trend", "risk_level", "queue",
+    "severity", "channel", "language", "kind", "intent", "state", "trend", "risk_level",
     "kb_version", "rules_version", "source", "reason", "encoding",
 })
+#: keys holding a list of transcript segments: redacted over each channel's joined text
+SEGMENT_LISTS = frozenset({"transcript", "segments"})
+_JOIN = " "  # what stands between two segments of one channel in the joined text
+
+
+def redact_segments(segments: list[Any], keep: frozenset[str] = KEEP_KEYS) -> list[Any]:
+    """Redact transcript segments over each channel's joined text, mapped back to the segments.
+
+    A number or address split across two segments ("我的手机是138" + "1234 5678") is found in
+    the joined text; the part in the first segment becomes the label and the rest is removed
+    from the later ones.  Every other field goes through :func:`redact_obj`.
+    """
+    out = [redact_obj({k: v for k, v in s.items() if k != "text"}, keep) if isinstance(s, dict) else redact_obj(s, keep)
+           for s in segments]
+    by_channel: dict[Any, list[int]] = {}
+    for i, s in enumerate(segments):
+        if isinstance(s, dict) and isinstance(s.get("text"), str):
+            by_channel.setdefault(str(s.get("channel", "")), []).append(i)
+    for indexes in by_channel.values():
+        indexes.sort(key=lambda i: _start_of(segments[i]))
+        texts = [segments[i]["text"] for i in indexes]
+        joined = _JOIN.join(texts)
+        offsets, pos = [], 0
+        for t in texts:
+            offsets.append(pos)
+            pos += len(t) + len(_JOIN)
+        cuts: list[list[tuple[int, int, str]]] = [[] for _ in texts]  # per segment: (start, end, replacement)
+        for span in find_pii(joined):
+            first = True
+            for n, (off, t) in enumerate(zip(offsets, texts, strict=True)):
+                lo, hi = max(span.start, off), min(span.end, off + len(t))
+                if lo < hi:
+                    cuts[n].append((lo - off, hi - off, LABELS[span.kind] if first else ""))
+                    first = False
+        for n, i in enumerate(indexes):
+            out[i]["text"] = _apply_cuts(texts[n], cuts[n])
+    return out
+
+
+def _start_of(segment: dict[str, Any]) -> float:
+    start = segment.get("start")
+    return float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else 0.0
+
+
+def _apply_cuts(text: str, cuts: list[tuple[int, int, str]]) -> str:
+    parts, pos = [], 0
+    for start, end, label in cuts:
+        parts += [text[pos:start], label]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def redact_obj(obj: Any, keep: frozenset[str] = KEEP_KEYS) -> Any:
@@ -262,6 +342,8 @@ def redact_obj(obj: Any, keep: frozenset[str] = KEEP_KEYS) -> Any:
 
     ``words`` lists are dropped: a number is often split over several word entries, so
     redacting each word alone would leak it; the segment text carries the same words.
+    Segment lists (``transcript``, ``segments``) are redacted across segment boundaries.
+    Dictionary keys are redacted too (a class name is never PII; a key sent by a client may be).
     """
     if isinstance(obj, str):
         return redact(obj)
@@ -270,11 +352,14 @@ def redact_obj(obj: Any, keep: frozenset[str] = KEEP_KEYS) -> Any:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
         for k, v in obj.items():
+            key = redact(k) if isinstance(k, str) else k
             if k == "words":
-                out[k] = []
+                out[key] = []
             elif k in keep and isinstance(v, str):
-                out[k] = v
+                out[key] = v
+            elif k in SEGMENT_LISTS and isinstance(v, list):
+                out[key] = redact_segments(v, keep)
             else:
-                out[k] = redact_obj(v, keep)
+                out[key] = redact_obj(v, keep)
         return out
     return obj

@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from assist_ui.auth import UserDirectory, scrub
+from assist_ui.auth import UserDirectory
 from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
 from assist_ui.http_api import HttpApi
 from assist_ui.live_actions import ACTION_OPS, LiveActions
@@ -42,6 +42,8 @@ from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
+from streams import log_scrub
+from streams.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +60,9 @@ SECURITY_HEADERS = {
 }
 
 
-class _ScrubFilter(logging.Filter):
-    """websockets logs headers and frames at DEBUG: strip tokens from whatever it logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
+# websockets logs headers and frames at DEBUG: the one scrubbing filter keeps tokens out
 _ws_logger = logging.getLogger("assist_ui.ws")
-_ws_logger.addFilter(_ScrubFilter())
+log_scrub.install([_ws_logger, "assist_ui"])
 
 
 class UiServer:
@@ -114,6 +106,7 @@ class UiServer:
             max_queue=64,
             close_timeout=3,
             logger=_ws_logger,
+            create_connection=BodyRefusingConnection,  # answer a request body instead of hanging up
         )
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.settings.ui_port
         log.info("callassist ui on %s", self.url)
@@ -135,6 +128,12 @@ class UiServer:
         return urlsplit(origin).netloc == request.headers.get("Host", "")
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        try:
+            for name in ("Host", "Origin", "Authorization", "Cookie"):
+                request.headers.get(name)  # a repeated one is ambiguous (which Origin is checked?)
+        except MultipleValuesError:
+            self.metrics.error("bad_input")
+            return self._response(400, f"duplicate {name} header\n".encode(), "text/plain", {})
         if urlsplit(request.path).path == "/ws" and request.method == "GET":
             if not self._origin_ok(request):
                 return self._response(403, b"origin not allowed\n", "text/plain", {})
@@ -191,7 +190,7 @@ class UiServer:
         except ConnectionClosed:
             return None
         token = None
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
             msg = json.loads(raw)
             if msg.get("op") == "auth":
                 token = msg.get("token")
@@ -206,11 +205,13 @@ class UiServer:
         try:
             msg = json.loads(raw)
             op = msg["op"]
-        except (ValueError, TypeError, KeyError):
+            if not isinstance(msg, dict) or not isinstance(op, str):
+                raise TypeError("op must be a string")
+        except (ValueError, TypeError, KeyError, RecursionError):  # nested JSON: 4400, not 1011
             self.metrics.error("bad_input")
             await self._close(conn, CLOSE_BAD_MESSAGE, "expected a JSON object with 'op'")
             return False
-        call_id = msg.get("call_id")
+        call_id: Any = msg.get("call_id")
         if op in ("watch", "unwatch") and (not isinstance(call_id, str) or not 0 < len(call_id) <= 200):
             sub.push(Outgoing(dumps({"type": "error", "error": "bad_request", "op": op}), "error"))
         elif op == "watch":
@@ -224,7 +225,7 @@ class UiServer:
         elif op == "ping":
             sub.push(Outgoing(dumps({"type": "pong", "server_time": time.time()}), "pong"))
         else:
-            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": str(op)[:40]}), "error"))
+            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": op[:40]}), "error"))
         return True
 
     async def _sender(self, conn: ServerConnection, sub: Subscriber) -> None:

@@ -6,6 +6,11 @@ call; reviewers' verdicts are kept).  A record that cannot be decoded is logged 
 partition, offset; never its text) and skipped so it cannot block the partition; a store
 failure is retried with back-off and the offsets are not committed until it succeeds, so
 nothing is lost when the database is briefly down.
+
+A write the store refuses *because of the record* (a constraint or data error, a value
+the JSON encoder rejects) is not an outage: it would fail the same way forever, so it is
+counted as malformed and skipped.  While a store outage lasts longer than
+``stall_after_s`` the sink reports itself unhealthy and ``/readyz`` says not ready.
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import time
 from typing import Any
+
+import asyncpg
 
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
@@ -24,11 +33,21 @@ log = logging.getLogger(__name__)
 
 
 class QaSink:
-    def __init__(self, store: QaStore, metrics: UiMetrics, max_backoff_s: float = 10.0, topic: str = "qa.calls") -> None:
+    def __init__(
+        self, store: QaStore, metrics: UiMetrics, max_backoff_s: float = 10.0, topic: str = "qa.calls",
+        stall_after_s: float = 30.0,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.max_backoff_s = max_backoff_s
         self.topic = topic
+        self.stall_after_s = stall_after_s
+        self._failing_since: float | None = None  # monotonic time the current store outage began
+
+    @property
+    def healthy(self) -> bool:
+        """False while the store has been failing for longer than ``stall_after_s``."""
+        return self._failing_since is None or time.monotonic() - self._failing_since < self.stall_after_s
 
     async def handle(self, value: bytes | str | dict[str, Any] | None, where: str = "") -> str:
         """Store one qa.calls record: 'inserted' | 'updated' | 'duplicate' | 'malformed'.
@@ -47,7 +66,14 @@ class QaSink:
             self.metrics.sink_calls.labels("malformed").inc()
             self.metrics.record_malformed(self.topic)
             return "malformed"
-        result = await self.store.put_call(body)
+        try:
+            result = await self.store.put_call(body)
+        except RECORD_FAULTS as exc:
+            log.warning("qa sink: store refused record %s (%s: %s); skipping it as malformed",
+                        where, type(exc).__name__, str(exc)[:200])
+            self.metrics.sink_calls.labels("malformed").inc()
+            self.metrics.record_malformed(self.topic)
+            return "malformed"
         self.metrics.sink_calls.labels(result).inc()
         return result
 
@@ -55,10 +81,14 @@ class QaSink:
         backoff = 0.2
         while True:
             try:
-                return await self.handle(value, where)
+                result = await self.handle(value, where)
+                self._failing_since = None
+                return result
             except Exception as exc:
                 if stop.is_set():
                     raise
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 log.error("qa sink: store failed for %s (%s: %s); retrying in %.1f s",
                           where, type(exc).__name__, exc, backoff)
                 self.metrics.sink_calls.labels("retry").inc()
@@ -66,6 +96,13 @@ class QaSink:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
+
+
+#: store errors caused by the record itself, not by the store being unavailable
+RECORD_FAULTS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, RecursionError, sqlite3.IntegrityError, sqlite3.DataError,
+    asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+)
 
 
 def _plain(value: Any) -> Any:

@@ -48,7 +48,7 @@ from streams.records import AudioFrame  # noqa: E402
 from streams.settings import CommonSettings  # noqa: E402
 
 CALL = REPO.parent / "shared" / "data" / "calls"
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 TICK = os.sysconf("SC_CLK_TCK")
 
 

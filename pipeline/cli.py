@@ -38,6 +38,9 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from streams.log_scrub import install_on_handlers
+
+    install_on_handlers()  # no secret reaches the log from any logger (#18)
     # aiokafka logs every reconnect attempt at ERROR; our own messages say what matters.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("faust").setLevel(max(logging.WARNING, logging.getLogger().level))

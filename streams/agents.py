@@ -186,7 +186,9 @@ class StreamsWorker:
         if state is not None:
             self.table[call_id] = state  # after the outputs are acknowledged (see module doc)
         ended = self._seen[partition].get(call_id, (0.0, False))[1] or (kind == "events" and rec.kind == "ended")
-        self._seen[partition][call_id] = (time.time(), ended)
+        seen = self._seen[partition]
+        seen.pop(call_id, None)  # re-inserted at the end: the dict stays ordered by last activity
+        seen[call_id] = (time.time(), ended)
         self._evict(partition)
 
     def _apply(self, kind: str, rec: Any, raw_state: dict | None) -> tuple[Outputs, dict | None]:
@@ -248,10 +250,26 @@ class StreamsWorker:
             return
         now = time.time()
         s = self.settings
-        for cid, (at, ended) in list(seen.items()):
+        # ordered by last activity: only the front can have expired, so stop at the first entry
+        # younger than the shorter timeout (O(evicted) per record, not O(calls held))
+        horizon = min(s.streams_state_retention_s, s.streams_idle_timeout_s)
+        for cid, (at, ended) in list(_front(seen, now, horizon)):
             if now - at > (s.streams_state_retention_s if ended else s.streams_idle_timeout_s):
                 del seen[cid]
                 self.table.pop(cid, None)
+        while len(seen) > s.streams_max_calls:  # count bound: the least recently active call goes
+            cid = next(iter(seen))
+            del seen[cid]
+            self.table.pop(cid, None)
+
+
+def _front(seen: dict[str, tuple[float, bool]], now: float, horizon: float) -> list[tuple[str, tuple[float, bool]]]:
+    out = []
+    for cid, entry in seen.items():
+        if now - entry[0] <= horizon:
+            break
+        out.append((cid, entry))
+    return out
 
 
 def run_worker(settings: StreamsSettings | None = None) -> int:

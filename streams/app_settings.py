@@ -28,3 +28,6 @@ class StreamsSettings(CommonSettings):
     streams_idle_timeout_s: float = Field(
         7200.0, description="Drop a call's state after this long without any record and no 'ended' event."
     )
+    streams_max_calls: int = Field(
+        20000, description="Calls whose state one worker keeps per partition; the least recently active go first."
+    )

@@ -13,13 +13,17 @@ of misreading them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
+import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import faust
 from faust.utils import json as faust_json
+
+from streams.wire_check import MAX_RECORD_BYTES, WireError, validate_fields
 
 SCHEMA_VERSION = 1
 
@@ -33,8 +37,9 @@ class RecordDecodeError(ValueError):
 
 class _Base(faust.Record, serializer="json", include_metadata=False, abstract=True):
     def to_bytes(self) -> bytes:
-        # Faust's JSON encoder serialises nested records via their __json__()
-        return faust_json.dumps(self).encode()
+        # Faust's JSON encoder serialises nested records via their __json__(); strict JSON
+        # out: a NaN/Infinity raises ValueError here instead of reaching a browser as invalid JSON
+        return faust_json.dumps(self, allow_nan=False).encode()
 
 
 # ---------------------------------------------------------------------------
@@ -214,50 +219,51 @@ R = TypeVar("R", bound=_Base)
 
 
 def decode(cls: type[R], data: bytes | str | dict[str, Any] | None) -> R:
-    """Decode one JSON record, raising :class:`RecordDecodeError` with a clear reason."""
-    if data is None:
-        raise RecordDecodeError(f"{cls.__name__}: empty value (tombstone)")
-    try:
-        obj = json.loads(data) if isinstance(data, (bytes, str)) else data
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordDecodeError(f"{cls.__name__}: not JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise RecordDecodeError(f"{cls.__name__}: expected a JSON object, got {type(obj).__name__}")
+    """Decode and fully validate one JSON record, raising only :class:`RecordDecodeError`.
+
+    Every field is checked against its declared type (nested records and list items
+    included), numbers must be finite and in range, strings and lists are bounded
+    (:mod:`streams.wire_check`), so a record that decodes cannot break a consumer later.
+    """
+    obj = _parse_json(cls.__name__, data)
     version = obj.get("v", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise RecordDecodeError(f"{cls.__name__}: schema version {version!r} is newer than {SCHEMA_VERSION}")
-    missing = [f for f in cls._options.fields if f not in obj and f not in cls._options.defaults]
-    if missing:
-        raise RecordDecodeError(f"{cls.__name__}: missing field(s) {', '.join(missing)}")
-    known = {k: v for k, v in obj.items() if k in cls._options.fields}
+    if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RecordDecodeError(f"{cls.__name__}: schema version {version!r:.40} is newer than {SCHEMA_VERSION}")
     try:
-        rec = cls.from_data(known)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise RecordDecodeError(f"{cls.__name__}: {exc}") from exc
-    _check_types(cls, rec)
-    return rec
+        values = validate_fields(cls._options.fields, cls._options.defaults, obj, _build_record, cls.__name__)
+        return typing.cast(R, _build_record(cls, values))
+    except RecordDecodeError:
+        raise
+    except (WireError, TypeError, ValueError, KeyError, RecursionError) as exc:
+        raise RecordDecodeError(str(exc) if isinstance(exc, WireError) else f"{cls.__name__}: {exc}") from exc
 
 
-_SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {
-    str: (str,),
-    float: (int, float),
-    int: (int,),
-    bool: (bool,),
-}
+def _reject_constant(name: str) -> NoReturn:
+    raise RecordDecodeError(f"{name} is not valid JSON (numbers must be finite)")
 
 
-def _check_types(cls: type[_Base], rec: _Base) -> None:
-    # Faust does not validate JSON types; a string where a float belongs would blow up
-    # later in a worker, far from the bad record. Check the flat fields here.
-    for name, typ in cls._options.fields.items():
-        expected = _SIMPLE_TYPES.get(typ)
-        if expected is None:
-            continue
-        value = getattr(rec, name)
-        if isinstance(value, bool) and typ is not bool:
-            raise RecordDecodeError(f"{cls.__name__}.{name}: expected {typ.__name__}, got bool")
-        if not isinstance(value, expected):
-            raise RecordDecodeError(f"{cls.__name__}.{name}: expected {typ.__name__}, got {type(value).__name__}")
+def _parse_json(what: str, data: bytes | str | dict[str, Any] | None) -> dict[str, Any]:
+    if data is None:
+        raise RecordDecodeError(f"{what}: empty value (tombstone)")
+    if isinstance(data, (bytes, bytearray, memoryview, str)):
+        if len(data) > MAX_RECORD_BYTES:
+            raise RecordDecodeError(f"{what}: {len(data)} bytes, more than {MAX_RECORD_BYTES}")
+        try:
+            obj = json.loads(data, parse_constant=_reject_constant)
+        except RecordDecodeError as exc:
+            raise RecordDecodeError(f"{what}: {exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError, TypeError) as exc:
+            raise RecordDecodeError(f"{what}: not JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    else:
+        obj = data
+    if not isinstance(obj, dict):
+        raise RecordDecodeError(f"{what}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _build_record(cls: type, values: dict[str, Any]) -> Any:
+    # nested records arrive here already checked; Faust's own init does no validation
+    return cls(**values)
 
 
 # ---------------------------------------------------------------------------
@@ -318,32 +324,24 @@ class AudioFrame:
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> AudioFrame:
-        if not data or len(data) < 4 or data[:2] != _AUDIO_MAGIC:
+        """Decode one frame; every failure is a :class:`RecordDecodeError`."""
+        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 4 or bytes(data[:2]) != _AUDIO_MAGIC:
             raise RecordDecodeError("AudioFrame: not an audio frame (bad magic)")
+        if len(data) > MAX_RECORD_BYTES:
+            raise RecordDecodeError(f"AudioFrame: {len(data)} bytes, more than {MAX_RECORD_BYTES}")
         (hlen,) = _HEADER_LEN.unpack_from(data, 2)
         if len(data) < 4 + hlen:
             raise RecordDecodeError("AudioFrame: truncated header")
+        h = _parse_json("AudioFrame header", bytes(data[4 : 4 + hlen]))
+        version = h.get("v", SCHEMA_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise RecordDecodeError(f"AudioFrame: schema version {version!r:.40} is newer than {SCHEMA_VERSION}")
+        header_fields = {name: typ for name, typ in _audio_frame_fields().items() if name != "payload"}
         try:
-            h = json.loads(data[4 : 4 + hlen])
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RecordDecodeError(f"AudioFrame: bad header ({exc})") from exc
-        if not isinstance(h, dict):
-            raise RecordDecodeError("AudioFrame: header is not an object")
-        if h.get("v", SCHEMA_VERSION) > SCHEMA_VERSION:
-            raise RecordDecodeError(f"AudioFrame: schema version {h.get('v')} is newer than {SCHEMA_VERSION}")
-        try:
-            frame = cls(
-                call_id=str(h["call_id"]),
-                channel=str(h["channel"]),
-                seq=int(h["seq"]),
-                start=float(h["start"]),
-                encoding=str(h["encoding"]),
-                sample_rate=int(h["sample_rate"]),
-                payload=bytes(data[4 + hlen :]),
-                captured_at=float(h.get("captured_at", 0.0)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RecordDecodeError(f"AudioFrame: bad header field ({exc})") from exc
+            values = validate_fields(header_fields, _AUDIO_DEFAULTS, h, _build_record, "AudioFrame")
+        except WireError as exc:
+            raise RecordDecodeError(str(exc)) from None
+        frame = cls(payload=bytes(data[4 + hlen :]), **values)
         frame.validate()
         return frame
 
@@ -356,10 +354,24 @@ class AudioFrame:
             raise RecordDecodeError(f"AudioFrame: unknown encoding {self.encoding!r}")
         if not 8000 <= self.sample_rate <= 48000:
             raise RecordDecodeError(f"AudioFrame: unsupported sample rate {self.sample_rate}")
+        if not self.payload:
+            raise RecordDecodeError("AudioFrame: empty payload")
+        if len(self.payload) > MAX_FRAME_SECONDS * self.sample_rate * 2:
+            raise RecordDecodeError(f"AudioFrame: payload longer than {MAX_FRAME_SECONDS} s")
         if self.encoding == "pcm16le" and len(self.payload) % 2:
             raise RecordDecodeError("AudioFrame: odd-length PCM16 payload")
         if self.seq < 0:
             raise RecordDecodeError("AudioFrame: negative seq")
+
+
+#: a frame is 100–500 ms; anything over this is not a frame of this protocol
+MAX_FRAME_SECONDS = 5
+_AUDIO_DEFAULTS = ("captured_at", "v")
+
+
+def _audio_frame_fields() -> dict[str, Any]:
+    hints = typing.get_type_hints(AudioFrame)
+    return {f.name: hints[f.name] for f in dataclasses.fields(AudioFrame)}
 
 
 #: topic setting name -> record type carried on it (documentation and tests use this)

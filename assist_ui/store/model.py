@@ -52,9 +52,13 @@ class CallFilter:
 def _date(value: str, name: str, end: bool) -> float:
     """Epoch seconds from a number or a YYYY-MM-DD date (UTC; a ``to`` date includes that day)."""
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # nan/inf/negative would make every comparison false (an empty list, no error)
+        if not 0.0 <= seconds <= 1e10:
+            raise FilterError(f"{name}: epoch seconds must be between 0 and 1e10, got {value[:40]!r}")
+        return seconds
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.observability import malformed_counter
+
 
 class EmotionMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -15,6 +17,7 @@ class EmotionMetrics:
             ["kind", "result"],
             registry=r,
         )
+        self.malformed = malformed_counter(r)  # callassist_records_malformed_total{topic}
         self.windows = Counter(
             "callassist_emotion_windows", "Analysis windows by result (voiced, silent)", ["result"], registry=r
         )

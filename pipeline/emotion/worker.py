@@ -41,6 +41,22 @@ def engine_config(settings: EmotionSettings) -> EngineConfig:
     )
 
 
+def decode_input(
+    metrics: EmotionMetrics, topic_audio: str, topic: str, value: bytes | None, where: str = ""
+) -> AudioFrame | CallEvent | None:
+    """Decode one polled record; a malformed one is logged, counted and skipped (None)."""
+    kind = "audio" if topic == topic_audio else "events"
+    try:
+        rec: AudioFrame | CallEvent = AudioFrame.from_bytes(value) if kind == "audio" else decode(CallEvent, value)
+    except RecordDecodeError as exc:
+        metrics.records.labels(kind, "bad").inc()
+        metrics.malformed.labels(topic).inc()
+        log.warning("skipping bad %s record at %s: %s", kind, where, exc)
+        return None
+    metrics.records.labels(kind, "ok").inc()
+    return rec
+
+
 class EmotionWorker:
     def __init__(self, settings: EmotionSettings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
@@ -96,23 +112,11 @@ class EmotionWorker:
         ended: list[str] = []
         for tp, msgs in batches.items():
             for msg in msgs:
-                if tp.topic == self.settings.topic_audio:
-                    try:
-                        frames.append(AudioFrame.from_bytes(msg.value))
-                        self.metrics.records.labels("audio", "ok").inc()
-                    except RecordDecodeError as exc:
-                        self.metrics.records.labels("audio", "bad").inc()
-                        log.warning("skipping bad audio record at %s:%d: %s", tp, msg.offset, exc)
-                else:
-                    try:
-                        ev = decode(CallEvent, msg.value)
-                    except RecordDecodeError as exc:
-                        self.metrics.records.labels("events", "bad").inc()
-                        log.warning("skipping bad call event at %s:%d: %s", tp, msg.offset, exc)
-                        continue
-                    self.metrics.records.labels("events", "ok").inc()
-                    if ev.kind == "ended":
-                        ended.append(ev.call_id)
+                rec = decode_input(self.metrics, self.settings.topic_audio, tp.topic, msg.value, f"{tp}:{msg.offset}")
+                if isinstance(rec, AudioFrame):
+                    frames.append(rec)
+                elif isinstance(rec, CallEvent) and rec.kind == "ended":
+                    ended.append(rec.call_id)
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         dups = self.engine.stats.duplicates
@@ -144,9 +148,14 @@ class EmotionWorker:
         assert self._producer is not None
         futures = []
         for r in readings:
-            futures.append(
-                await self._producer.send(self.settings.topic_emotion, key=r.call_id.encode(), value=r.to_bytes())
-            )
+            try:  # strict wire contract on the way out too: a NaN feature must not stall the worker
+                value = r.to_bytes()
+                decode(EmotionReading, value)
+            except (ValueError, RecordDecodeError) as exc:
+                self.metrics.records.labels("reading", "unencodable").inc()
+                log.warning("skipping an emotion reading that breaks the wire contract (%s): %s", r.window_id, exc)
+                continue
+            futures.append(await self._producer.send(self.settings.topic_emotion, key=r.call_id.encode(), value=value))
             self.metrics.readings.labels(r.channel, r.state).inc()
         if futures:
             await asyncio.gather(*futures)  # raises KafkaError: nothing is committed then

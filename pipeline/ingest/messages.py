@@ -30,6 +30,9 @@ class Kind:
     DUPLICATE_CALL = "duplicate_call"
     CAPACITY = "capacity"
     OPEN_TIMEOUT = "open_timeout"
+    IDLE_TIMEOUT = "idle_timeout"  # an open call that sends nothing for too long
+    DUPLICATE_HEADER = "duplicate_header"
+    TOO_MANY_FAILURES = "too_many_failures"  # wrong tokens from one address: back off
     ODD_LENGTH = "odd_length"
     UNKNOWN_CHANNEL = "unknown_channel"
     OVERSIZE = "oversize"
@@ -44,6 +47,7 @@ class Kind:
 CLOSE_CODES = {
     Kind.UNAUTHORIZED: 4401,
     Kind.OPEN_TIMEOUT: 4408,
+    Kind.IDLE_TIMEOUT: 4408,
     Kind.DUPLICATE_CALL: 4409,
     Kind.UNKNOWN_FORMAT: 4415,
     Kind.CAPACITY: 4503,

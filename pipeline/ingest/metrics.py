@@ -52,6 +52,14 @@ class IngestMetrics:
             ["kind"],
             registry=r,
         )
+        self.gap_fill_seconds = Counter(
+            "callassist_ingest_gap_fill_seconds", "Silence inserted for Twilio timestamp gaps (seconds)", registry=r
+        )
+        self.gap_fill_capped = Counter(
+            "callassist_ingest_gap_fill_capped",
+            "Twilio gaps filled with less silence than asked (per-gap, per-call or wall-clock cap)",
+            registry=r,
+        )
         self.protocol_errors = Counter(
             "callassist_ingest_protocol_errors",
             "Errors sent to clients, by protocol error code (docs/ingest.md)",
@@ -83,7 +91,7 @@ class IngestMetrics:
 
 
 #: reasons CallEvent.reason may carry that are also metric labels (others are folded to "other")
-END_REASONS = ("hangup", "client_disconnected", "protocol_error", "server_shutdown", "server_error")
+END_REASONS = ("hangup", "client_disconnected", "protocol_error", "idle_timeout", "server_shutdown", "server_error")
 
 
 def end_reason_label(reason: str) -> str:

@@ -64,7 +64,15 @@ class AudioIn:
     nbytes: int
 
 
-Output = Reply | Close | AudioIn | AudioFrame | CallEvent
+@dataclass(frozen=True, slots=True)
+class GapFill:
+    """Silence inserted for a Twilio timestamp gap; ``capped``: less than the gap asked for."""
+
+    seconds: float
+    capped: bool
+
+
+Output = Reply | Close | AudioIn | AudioFrame | CallEvent | GapFill
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,11 @@ class Limits:
     max_frame_ms: int = 1000
     max_errors: int = 20
     twilio_inbound_channel: str = "customer"
-    twilio_max_gap_fill_s: float = 5.0
+    twilio_max_gap_fill_s: float = 5.0  # one gap
+    # all gaps of a call together, and never more audio than wall-clock time since the stream
+    # started plus this slack: timestamps are the client's word, silence costs the whole pipeline
+    twilio_max_total_gap_fill_s: float = 600.0
+    gap_fill_slack_s: float = 2.0
     twilio_gap_threshold_ms: int = 100  # Twilio sends 20 ms chunks; larger jumps are real gaps
 
 
@@ -156,6 +168,8 @@ class IngestSession:
         self.errors = 0
         self._twilio = False
         self._max_payload = 0
+        self._opened_at = 0.0
+        self._gap_filled_s = 0.0
 
     @property
     def call_id(self) -> str:
@@ -183,6 +197,12 @@ class IngestSession:
         if self.state == CLOSED:
             return []
         return self._end(reason)
+
+    def idle_timed_out(self) -> list[Output]:
+        """An open call sent nothing for ``idle_timeout_s``: end it (a held line still sends silence)."""
+        if self.state != OPEN:
+            return []
+        return self._error(ProtocolError(Kind.IDLE_TIMEOUT, "no message received in time", fatal=True))
 
     def open_timed_out(self) -> list[Output]:
         if self.state != AWAITING_OPEN:
@@ -258,15 +278,31 @@ class IngestSession:
             return []
         raise ProtocolError(Kind.BAD_MESSAGE, f"unknown Twilio event {event!r}")
 
-    def _fill_gap(self, channel: str, ts_ms: int, now: float) -> list[AudioFrame]:
+    def _fill_gap(self, channel: str, ts_ms: int, now: float) -> list[Output]:
         # Twilio omits media while a track is silent/held; its timestamps say where this
         # chunk belongs.  Fill the hole with silence so both channels share one clock.
+        # Capped three ways (one gap, the call's total, wall-clock time since start) so a
+        # client sending tiny chunks with far-apart timestamps cannot amplify its input.
         assert self.framer is not None
-        gap_ms = ts_ms - self.framer.received_seconds(channel) * 1000.0
+        received = self.framer.received_seconds(channel)
+        gap_ms = ts_ms - received * 1000.0
         if gap_ms < self.limits.twilio_gap_threshold_ms:
             return []
-        gap_s = min(gap_ms / 1000.0, self.limits.twilio_max_gap_fill_s)
-        return self.framer.pad_silence(channel, int(gap_s * self.framer.sample_rate), now)
+        lim = self.limits
+        wanted = gap_ms / 1000.0
+        allowed = min(
+            wanted,
+            lim.twilio_max_gap_fill_s,
+            lim.twilio_max_total_gap_fill_s - self._gap_filled_s,
+            (now - self._opened_at) + lim.gap_fill_slack_s - received,
+        )
+        samples = int(max(0.0, allowed) * self.framer.sample_rate)
+        filled = samples / self.framer.sample_rate
+        self._gap_filled_s += filled
+        out: list[Output] = [GapFill(filled, capped=filled + 1e-9 < wanted)]
+        if samples:
+            out.extend(self.framer.pad_silence(channel, samples, now))
+        return out
 
     def _binary(self, data: bytes) -> list[Output]:
         if self.state == AWAITING_OPEN:
@@ -295,6 +331,7 @@ class IngestSession:
             raise conflict
         self.request = req
         self.state = OPEN
+        self._opened_at = self.clock()
         fmt = req.format
         self._max_payload = fmt.sample_rate * fmt.bytes_per_sample * self.limits.max_frame_ms // 1000
         self.framer = Framer(
@@ -350,7 +387,7 @@ class IngestSession:
             )
         ]
         if err.fatal:
-            out.extend(self._end("protocol_error"))
+            out.extend(self._end("idle_timeout" if err.kind == Kind.IDLE_TIMEOUT else "protocol_error"))
             out.append(Close(err.close_code, f"{err.kind}: {err.message}"[:120]))
         return out
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pipeline.ingest.messages import Kind
 from pipeline.ingest.metrics import IngestMetrics, RateLimitedLog, end_reason_label
 from pipeline.ingest.protocol import (
     AWAITING_OPEN,
@@ -25,15 +27,21 @@ from pipeline.ingest.protocol import (
     AudioIn,
     CallRegistry,
     Close,
+    GapFill,
     IngestSession,
     Limits,
     Reply,
     token_ok,
 )
 from pipeline.ingest.settings import IngestSettings
+from streams import log_scrub
 from streams.records import AudioFrame, CallEvent
+from streams.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
+# websockets logs the handshake (Authorization, ?token=) and frames at DEBUG: scrub every line
+_ws_logger = logging.getLogger("pipeline.ingest.ws")
+log_scrub.install([_ws_logger, log, "pipeline.ingest"])
 
 
 class RecordSink(Protocol):
@@ -54,9 +62,53 @@ def handshake_token(headers: Headers, path: str) -> str | None:
     return values[0] if values else None
 
 
+MIN_TOKEN_LENGTH = 16  # shorter shared secrets are guessable over the network
+
+
+class AuthBackoff:
+    """Wrong tokens per client address: after ``limit`` within ``window_s`` it is refused for ``window_s``.
+
+    Bounded (``max_addresses``, oldest forgotten first) so a scan of many addresses cannot grow it.
+    """
+
+    def __init__(self, limit: int = 5, window_s: float = 60.0, max_addresses: int = 10_000,
+                 clock: Any = time.monotonic) -> None:
+        self.limit, self.window_s, self.max_addresses, self.clock = limit, window_s, max_addresses, clock
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # address -> (count, first at)
+
+    def blocked(self, address: str) -> bool:
+        entry = self._failures.get(address)
+        if entry is None:
+            return False
+        if self.clock() - entry[1] > self.window_s:
+            del self._failures[address]
+            return False
+        return entry[0] >= self.limit
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        count, first = self._failures.pop(address, (0, now))
+        if now - first > self.window_s:
+            count, first = 0, now
+        self._failures[address] = (count + 1, first)
+        while len(self._failures) > self.max_addresses:
+            self._failures.popitem(last=False)
+
+
+def _address(connection: Any) -> str:
+    remote = getattr(connection, "remote_address", None)
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+
+
 def check_auth_config(settings: IngestSettings) -> list[str]:
     """The configured tokens; refuses an open gateway unless anonymous access is asked for."""
     tokens = settings.tokens()
+    short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]
+    if short:
+        raise ConfigError(
+            f"CALLASSIST_INGEST_TOKENS: {len(short)} token(s) shorter than {MIN_TOKEN_LENGTH} characters; "
+            "use long random secrets (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
     if not tokens and not settings.ingest_allow_anonymous:
         raise ConfigError(
             "no ingest token configured: set CALLASSIST_INGEST_TOKENS (comma-separated shared secrets), "
@@ -95,6 +147,7 @@ class IngestGateway:
         self.server: Server | None = None
         self.shutting_down = False
         self._warn = RateLimitedLog(log)
+        self.backoff = AuthBackoff(settings.ingest_auth_failures, settings.ingest_auth_backoff_s)
         # label children cached: .labels() costs a lock and a dict lookup per audio message
         self._frames_in = {s: metrics.frames_in.labels(s) for s in ("ws", "twilio", "replay")}
         self._bytes_in = {s: metrics.bytes_in.labels(s) for s in ("ws", "twilio", "replay")}
@@ -113,6 +166,8 @@ class IngestGateway:
             open_timeout=s.ingest_open_timeout_s,
             close_timeout=5,
             server_header=None,
+            logger=_ws_logger,
+            create_connection=BodyRefusingConnection,  # answer a request body instead of hanging up
         )
         log.info("ingest gateway listening on ws://%s:%d", s.ingest_host, self.port)
 
@@ -134,8 +189,19 @@ class IngestGateway:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/healthz":
             return connection.respond(200, "ok\n")
-        token = handshake_token(request.headers, request.path)
+        address = _address(connection)
+        if self.backoff.blocked(address):
+            self.metrics.client_error(Kind.TOO_MANY_FAILURES, dropped_audio=False)
+            return connection.respond(429, "too many failed attempts; try again later\n")
+        try:
+            token = handshake_token(request.headers, request.path)
+            for name in ("Host", "Origin", "Authorization"):
+                request.headers.get(name)  # raises on a repeated header: which one wins is ambiguous
+        except MultipleValuesError as exc:
+            self.metrics.client_error(Kind.DUPLICATE_HEADER, dropped_audio=False)
+            return connection.respond(400, f"duplicate header {str(exc)[:40]}\n")
         if token is not None and not token_ok(token, self.tokens):
+            self.backoff.failed(address)
             self.metrics.client_error("unauthorized", dropped_audio=False)
             log.warning("rejected handshake from %s: invalid token", connection.remote_address)
             return connection.respond(401, "invalid token\n")
@@ -162,7 +228,12 @@ class IngestGateway:
                         await self._apply(ws, session, session.open_timed_out())
                         break
                 else:
-                    msg = await ws.recv()
+                    try:
+                        msg = await asyncio.wait_for(ws.recv(), self.settings.ingest_idle_timeout_s)
+                    except TimeoutError:
+                        await self._apply(ws, session, session.idle_timed_out())
+                        reason = "idle_timeout"
+                        break
                 if isinstance(msg, str):
                     outs = session.receive_text(msg)
                 else:
@@ -193,12 +264,18 @@ class IngestGateway:
                 self._bytes_in[out.source].inc(out.nbytes)
             elif isinstance(out, AudioFrame):
                 await self.sink.send_audio(out)
+            elif isinstance(out, GapFill):
+                self.metrics.gap_fill_seconds.inc(out.seconds)
+                if out.capped:
+                    self.metrics.gap_fill_capped.inc()
             elif isinstance(out, CallEvent):
                 await self.sink.send_event(out)
                 self._call_event(out)
             elif isinstance(out, Reply):
                 if out.error:
                     self._error(session, out)
+                    if out.error == Kind.UNAUTHORIZED and ws is not None:
+                        self.backoff.failed(_address(ws))  # a wrong token in the open message counts too
                 if ws is not None:
                     try:
                         await ws.send(out.to_text())

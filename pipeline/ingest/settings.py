@@ -37,6 +37,13 @@ class IngestSettings(CommonSettings):
     ingest_open_timeout_s: float = Field(
         default=10.0, description="Close a connection that sends no open message in time."
     )
+    ingest_idle_timeout_s: float = Field(
+        default=60.0, description="End an open call that sends no message for this long (a held line sends silence)."
+    )
+    ingest_auth_failures: int = Field(
+        default=5, description="Wrong tokens from one address before it is refused (HTTP 429) for a while."
+    )
+    ingest_auth_backoff_s: float = Field(default=60.0, description="How long an address is refused after that.")
     ingest_max_calls: int = Field(default=1000, description="Concurrent calls one gateway accepts.")
     ingest_max_errors: int = Field(
         default=20, description="Protocol errors one connection may cause before it is closed."

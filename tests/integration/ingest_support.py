@@ -14,7 +14,7 @@ from streams.kafka_clients import make_consumer, start_client
 from streams.records import AudioFrame, CallEvent, decode
 from streams.settings import CommonSettings
 
-TOKEN = "test-token"
+TOKEN = "test-token-0123456789"
 
 
 @dataclass

@@ -30,7 +30,7 @@ def settings(make_settings: Callable[..., Any]) -> IngestSettings:
     return make_settings(  # type: ignore[no-any-return]
         IngestSettings,
         ingest_port=0,
-        ingest_tokens=f"old-token,{TOKEN}",
+        ingest_tokens=f"old-token-0123456789,{TOKEN}",
         ingest_open_timeout_s=1.0,
         ingest_max_errors=5,
         ingest_max_message_bytes=64 * 1024,
@@ -156,7 +156,7 @@ async def test_wrong_token_is_refused_at_the_handshake(
     with pytest.raises(InvalidStatus):
         async with connect(service.url + "?token=nope"):
             pass
-    async with connect(service.url + "?token=old-token") as ws:  # any configured token works
+    async with connect(service.url + "?token=old-token-0123456789") as ws:  # any configured token works
         await ws.send(open_message("call-query-token"))
         assert (await next_json(ws))["type"] == "opened"
     await assert_still_serving(service, settings, "after-auth")

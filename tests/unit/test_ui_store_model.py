@@ -44,6 +44,9 @@ def test_parse_filter_defaults_and_values():
         ({"limit": "abc"}, "limit"),
         ({"offset": "-1"}, "offset"),
         ({"q": "x" * 201}, "at most"),
+        ({"from": "nan"}, "between"),  # red-team #18 item 9: out-of-range values
+        ({"to": "inf"}, "between"),
+        ({"from": "-5"}, "between"),
     ],
 )
 def test_bad_filters_are_rejected_clearly(params, message):
