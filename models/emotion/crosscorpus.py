@@ -14,9 +14,9 @@ Targets (labels are the corpora's own; other labels are left out of that target)
 - ``arousal``: angry/happy/fear/surprise (activated) vs neutral/calm/sad (calm); disgust is
   ambiguous in arousal and left out.
 
-The model is trained on both normalisations of every window at once (calm-opening baseline
-and population-only), so one model and one threshold serve a call before and after the
-caller's own baseline is trustworthy.
+The model is trained on three normalisations of every window at once (calm-opening
+baseline, mixed-emotion baseline, population-only), so one model and one threshold serve a
+call before and after the caller's own baseline is trustworthy.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ AGITATED_POS = frozenset({"angry"})
 AGITATED_NEG = frozenset({"neutral", "calm", "sad", "happy"})
 AROUSAL_POS = frozenset({"angry", "happy", "fear", "fearful", "surprise", "surprised"})
 AROUSAL_NEG = frozenset({"neutral", "calm", "sad"})
-OPENINGS = ("calm", "none")
+OPENINGS = ("calm", "none")  # what every held-out corpus is scored with
+# what every training window is normalised with: a calm opening, a mixed one (real callers'
+# own voices vary far more than an actor's neutral takes) and none (the first seconds)
+TRAIN_OPENINGS = ("calm", "mixed", "none")
 # model families and their regularisation grids (chosen per target by the inner CV)
 GRID: tuple[tuple[str, float], ...] = (("lr", 0.01), ("lr", 0.1), ("lr", 1.0), ("svm", 0.3), ("svm", 1.0), ("svm", 3.0))
 SVM_MAX_WINDOWS = 5000  # RBF-SVM fit cost grows ~quadratically: a seeded subsample
@@ -144,7 +147,7 @@ def binary_report(truth: np.ndarray, score: np.ndarray, threshold: float) -> dic
 
 
 def best_threshold(truth: np.ndarray, score: np.ndarray) -> float:
-    grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
+    grid = np.round(np.arange(0.025, 0.951, 0.025), 3)
     uars = [binary_report(truth, score, float(t))["uar"] for t in grid]
     return float(grid[int(np.argmax(uars))])
 
@@ -158,7 +161,7 @@ def choose(corpora: list[Corpus], base: Baseline, target: str, seed: int) -> dic
     """Nested step: family, C and threshold by speaker-grouped CV inside ``corpora`` only."""
     groups = sorted({f"{c.name}/{s}" for c in corpora for s in c.speakers()})
     folds = [set(groups[i::INNER_FOLDS]) for i in range(INNER_FOLDS)]
-    z, y, g = _windows(corpora, base, target, OPENINGS, seed)
+    z, y, g = _windows(corpora, base, target, TRAIN_OPENINGS, seed)
     results: dict[str, float] = {}
     for family, c in GRID:
         aucs = []
@@ -199,7 +202,7 @@ def _subset(cf: CorpusFeatures, name: str, speakers: set[str]) -> CorpusFeatures
 def train_target(corpora: list[Corpus], target: str, seed: int) -> tuple[Any, dict[str, Any], Baseline]:
     base = population(corpora)
     choice = choose(corpora, base, target, seed)
-    z, y, _ = _windows(corpora, base, target, OPENINGS, seed)
+    z, y, _ = _windows(corpora, base, target, TRAIN_OPENINGS, seed)
     return fit(choice["family"], choice["C"], z, y, seed), choice, base
 
 

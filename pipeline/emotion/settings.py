@@ -20,5 +20,5 @@ class EmotionSettings(CommonSettings):
     emotion_idle_timeout_s: float = Field(120.0, description="Drop a call's state after this long without audio.")
     emotion_end_grace_s: float = Field(5.0, description="After a call ended, wait this long for late audio.")
     emotion_max_calls: int = Field(5000, description="Most calls whose state one worker keeps.")
-    emotion_smoothing: float = Field(0.5, description="EMA weight of the newest window (0-1, higher = faster).")
+    emotion_smoothing: float = Field(0.6, description="EMA weight of the newest window (0-1, higher = faster).")
     emotion_min_windows: int = Field(2, description="Windows a new stable state must hold before it shows.")

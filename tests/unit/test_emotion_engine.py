@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from models.emotion.corpus import load_audio
-from models.emotion.dataset import CLASSES
-from models.emotion.model import EmotionModel
+from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from streams.records import AudioFrame
@@ -56,8 +55,9 @@ def test_speech_gives_one_reading_per_voiced_window(model: EmotionModel) -> None
     assert len({r.window_id for r in readings}) == len(readings)
     for r in readings:
         assert r.call_id == "c1" and r.channel == "customer"
-        assert list(r.probs) == list(CLASSES)
-        assert sum(r.probs.values()) == pytest.approx(1.0, abs=1e-3)
+        assert list(r.probs) == list(SIGNALS)
+        assert all(0.0 <= v <= 1.0 for v in r.probs.values())
+        assert r.state in ("neutral", "agitated")
         assert r.window_id.startswith("c1:customer:")
     assert not engine.calls  # flushed calls leave no state
 
