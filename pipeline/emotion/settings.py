@@ -12,7 +12,7 @@ from streams.settings import CommonSettings
 
 class EmotionSettings(CommonSettings):
     emotion_model_dir: Path = Field(
-        MODEL_DIR, description="Folder with emotion.onnx and feature_spec.json (a retrained model goes here)."
+        MODEL_DIR, description="Folder with arousal.onnx, agitated.onnx and feature_spec.json (a retrained model goes here)."
     )
     emotion_group_id: str = Field("callassist-emotion", description="Consumer group of the emotion workers.")
     emotion_threads: int = Field(1, description="onnxruntime intra-op threads (the model is tiny: 1 is right).")
