@@ -23,6 +23,7 @@ from models.emotion.baseline import SpeakerBaseline
 from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import StreamResampler, decode_payload
 from pipeline.emotion.tracker import AgentHints, HintConfig, StateConfig, StateTracker, Window, Windower
+from pipeline.emotion.turns import CallTurns, TurnConfig
 from streams.records import AudioFrame, EmotionReading
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class EngineConfig:
     max_calls: int = 5000  # hard cap: the least recently active call is dropped beyond it
     state: StateConfig = field(default_factory=StateConfig)
     hints: HintConfig = field(default_factory=HintConfig)
+    turns: TurnConfig = field(default_factory=TurnConfig)
 
 
 @dataclass
@@ -73,8 +75,9 @@ class _Channel:
 
 
 class _Call:
-    def __init__(self) -> None:
+    def __init__(self, turns: TurnConfig) -> None:
         self.channels: dict[str, _Channel] = {}
+        self.turns = CallTurns(turns)
         self.last_seen = 0.0
         self.ended_at: float | None = None
 
@@ -110,7 +113,7 @@ class EmotionEngine:
             if frame.call_id in self._finished:
                 self.stats.duplicates += 1  # late copy of a call that ended and was flushed
                 return []
-            call = self.calls[frame.call_id] = _Call()
+            call = self.calls[frame.call_id] = _Call(self.cfg.turns)
             call.ended_at = self._ended_early.pop(frame.call_id, None)
             self._cap()
         self.calls.move_to_end(frame.call_id)
@@ -137,10 +140,11 @@ class EmotionEngine:
         if ch.windower.pos > 0 and frame.start - ch.windower.time > 0.25:
             start = frame.start
         windows = ch.windower.push(y, start)
-        return [r for w in windows if (r := self._window(frame.call_id, frame.channel, ch, w)) is not None]
+        return [r for w in windows if (r := self._window(frame.call_id, frame.channel, ch, w, call.turns)) is not None]
 
-    def _window(self, call_id: str, channel: str, ch: _Channel, w: Window) -> EmotionReading | None:
+    def _window(self, call_id: str, channel: str, ch: _Channel, w: Window, turns: CallTurns) -> EmotionReading | None:
         t0 = time.process_time()
+        turns.note(channel, w.start, w.samples, F.SAMPLE_RATE)
         wf = F.extract(w.samples, F.SAMPLE_RATE)
         if wf.vector is None:
             self.stats.windows_silent += 1
@@ -150,7 +154,7 @@ class EmotionEngine:
         self.stats.feature_seconds += time.process_time() - t0
         self.stats.windows_voiced += 1
         upd = ch.tracker.update(float(probs[0]), float(probs[1]))
-        hints = ch.hints.update(wf.speaking_rate, wf.loudness_db, wf.f0_std_st) if ch.hints else []
+        hints = ch.hints.update(wf.speaking_rate, wf.loudness_db, wf.f0_std_st) + turns.agent_hints() if ch.hints else []
         self.stats.readings += 1
         return EmotionReading(
             call_id=call_id,
@@ -205,7 +209,7 @@ class EmotionEngine:
             tail = ch.resampler.push(np.zeros(0, dtype=np.float32), last=True)
             windows = ch.windower.push(tail) if tail.size else []
             windows += ch.windower.flush()
-            out += [r for w in windows if (r := self._window(call_id, name, ch, w)) is not None]
+            out += [r for w in windows if (r := self._window(call_id, name, ch, w, call.turns)) is not None]
         return out
 
     def housekeeping(self) -> list[EmotionReading]:

@@ -59,12 +59,15 @@ def score_file(
     channels, sr = read_channels(path, mono_channel)
     engine = EmotionEngine(model, EngineConfig(), clock=lambda: 0.0)
     call_id = path.stem
-    out: list[EmotionReading] = []
+    frames: list[AudioFrame] = []
     for name, y in channels.items():
         rate = sr
         if telephone:
             y, rate = condition_audio(y, sr, "telephone")
-        out += engine.process(list(frames_of(call_id, name, y, rate)))
+        frames += frames_of(call_id, name, y, rate)
+    # both channels interleaved in call time, as they arrive live (the agent's conversation
+    # hints look at what the customer channel did at the same time)
+    out = engine.process(sorted(frames, key=lambda f: (f.start, f.channel)))
     out += engine.flush_call(call_id)
     return sorted(out, key=lambda r: (r.start, r.channel))
 

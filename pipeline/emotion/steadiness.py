@@ -35,6 +35,13 @@ def run_channel(model: EmotionModel, y: np.ndarray, sr: int, call_id: str, chann
     return engine.process(list(frames_of(call_id, channel, y, sr))) + engine.flush_call(call_id)
 
 
+def run_call(model: EmotionModel, channels: dict[str, np.ndarray], sr: int, call_id: str) -> list[EmotionReading]:
+    """Both channels of one call, frames interleaved in call time as they arrive live."""
+    engine = EmotionEngine(model, clock=lambda: 0.0)
+    frames = [f for ch, y in channels.items() for f in frames_of(call_id, ch, y, sr)]
+    return engine.process(sorted(frames, key=lambda f: (f.start, f.channel))) + engine.flush_call(call_id)
+
+
 def measure(name: str, readings: list[EmotionReading], seconds: float) -> Steadiness:
     n = len(readings)
     changes = sum(r.state_changed for r in readings)
@@ -58,8 +65,21 @@ def escalation_latency(readings: list[EmotionReading], onset: float) -> float | 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Figures per channel of each FILE; ``--call AGENT.wav CUSTOMER.wav`` scores two mono files as one call."""
+    args = list(argv if argv is not None else sys.argv[1:])
     model = EmotionModel().load()
-    for path in map(Path, argv if argv is not None else sys.argv[1:]):
+    if args[:1] == ["--call"] and len(args) == 3:
+        agent, sr = read_channels(Path(args[1]), "agent")
+        cust, sr2 = read_channels(Path(args[2]), "customer")
+        if sr != sr2:
+            raise SystemExit("both files of a call need the same sample rate")
+        chans = {"agent": agent["agent"], "customer": cust["customer"]}
+        readings = run_call(model, chans, sr, Path(args[2]).stem)
+        for ch, y in chans.items():
+            s = measure(f"{Path(args[1 if ch == 'agent' else 2]).name}:{ch}", [r for r in readings if r.channel == ch], y.size / sr)
+            print(json.dumps(asdict(s), ensure_ascii=False), flush=True)
+        return 0
+    for path in map(Path, args):
         channels, sr = read_channels(path, "customer")
         for ch, y in channels.items():
             s = measure(f"{path.name}:{ch}", run_channel(model, y, sr, path.stem, ch), y.size / sr)
