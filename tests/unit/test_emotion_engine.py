@@ -143,3 +143,26 @@ def test_number_of_calls_is_capped(model: EmotionModel) -> None:
 def test_engine_refuses_an_unloaded_model() -> None:
     with pytest.raises(RuntimeError, match="load"):
         EmotionEngine(EmotionModel())
+
+
+def test_an_angry_opening_is_scored_at_once_and_never_becomes_the_baseline(model: EmotionModel) -> None:
+    # a caller upset from the first second (actor 1 is in the training data: this checks the
+    # gating logic on real speech, not generalisation)
+    y, sr = _speech()
+    engine = EmotionEngine(model, clock=lambda: 0.0)
+    readings = engine.process(_frames(y, sr))
+    ch = engine.calls["c1"].channels["customer"]
+    assert ch.baseline.n < engine.cfg.trust_windows  # still on population statistics
+    assert ch.baseline.n <= len(readings) // 4
+    assert any(r.state == "agitated" for r in readings[:4])
+
+
+def test_a_calm_opening_teaches_the_baseline() -> None:
+    clips = sorted((RAVDESS / "Actor_01").glob("03-01-0[12]-*.flac"))[:8]
+    if not clips:
+        pytest.skip("RAVDESS data not found")
+    ys = [load_audio(p) for p in clips]
+    engine = EmotionEngine(EmotionModel().load(), clock=lambda: 0.0)
+    readings = engine.process(_frames(np.concatenate([a for a, _ in ys]), ys[0][1]))
+    assert engine.calls["c1"].channels["customer"].baseline.n >= engine.cfg.trust_windows
+    assert all(r.state == "neutral" for r in readings)
