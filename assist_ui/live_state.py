@@ -32,7 +32,7 @@ _ALERT_KEYS = ("alert_id", "rule_id", "rule_kind", "severity", "channel", "messa
                "evidence_end", "segment_id", "produced_at")
 _SUGGESTION_KEYS = ("suggestion_id", "kind", "intent", "title", "text", "score", "evidence", "segment_id", "links",
                     "language", "produced_at")
-_EMOTION_KEYS = ("channel", "state", "arousal", "trend", "probs", "at", "hints", "produced_at")
+_EMOTION_KEYS = ("channel", "state", "arousal", "trend", "probs", "at", "hints", "produced_at", "customer_state", "reasons")
 _MAX_CURVE = 2000
 _MAX_ITEMS = 500  # alerts / suggestions kept per live call
 

@@ -44,6 +44,7 @@ from streams.records import (
     TranscriptSegment,
     decode,
 )
+from streams.valence import lexicon_source
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class StreamsWorker:
         """Load jieba, the KB and the rules (explicitly, at worker start; fails loudly on a bad file)."""
         textproc.load()
         kb, rules = kb_source(self.settings.streams_kb_path), rules_source(self.settings.streams_rules_path)
-        self.assistant = Assistant(kb, rules)
+        self._valence = lexicon_source()
+        self.assistant = Assistant(kb, rules, self._valence)
         self._kb, self._rules = kb, rules
         self._publish_versions()
         log.info("streams: KB %s, rules %s", kb.current.version, rules.current.version)
@@ -138,7 +140,7 @@ class StreamsWorker:
         app.on_rebalance_complete.connect(on_assigned)  # type: ignore[arg-type]
 
     def _reload(self) -> None:
-        for name, src in (("kb", self._kb), ("rules", self._rules)):
+        for name, src in (("kb", self._kb), ("rules", self._rules), ("valence", self._valence)):
             failed = src.failed_reloads
             if src.maybe_reload():
                 self.metrics.reloads.labels(name, "ok").inc()

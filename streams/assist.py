@@ -18,11 +18,13 @@ from streams import risk, strategy
 from streams.callstate import CallState, EmotionPoint, Segment
 from streams.compliance.engine import AlertDraft, ComplianceEngine
 from streams.compliance.rules import load_rules
+from streams.customer_state import customer_words, fuse
 from streams.kb import text as textproc
 from streams.kb.index import KBIndex
 from streams.kb.model import load_kb
 from streams.kb.text import has_cjk, normalize
 from streams.kb.versioned import ReloadingFile
+from streams.valence import Lexicon, load_lexicon
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_KB = DATA_DIR / "kb.yaml"
@@ -85,9 +87,12 @@ def _lang(text: str, declared: str, fallback: str) -> str:
 class Assistant:
     """Knowledge base + compliance + strategy + risk for calls, one input at a time."""
 
-    def __init__(self, kb: Source[KBIndex], rules: Source[ComplianceEngine]) -> None:
+    def __init__(
+        self, kb: Source[KBIndex], rules: Source[ComplianceEngine], valence: Source[Lexicon] | None = None
+    ) -> None:
         self.kb = kb
         self.rules = rules
+        self.valence: Source[Lexicon] = valence if valence is not None else Fixed(load_lexicon())
 
     @classmethod
     def from_files(cls, kb_path: Path | str = DEFAULT_KB, rules_path: Path | str = DEFAULT_RULES) -> Assistant:
@@ -125,6 +130,8 @@ class Assistant:
         out = Outputs()
         if not state.add_segment(seg):
             return out
+        if seg.channel == "customer":
+            out.emotion = customer_words(state, self.valence.current, seg)
         engine, index = self.rules.current, self.kb.current
         norm = normalize(seg.text)
         drafts = engine.on_segment(state, seg, norm) + engine.on_time(state)
@@ -202,6 +209,8 @@ class Assistant:
             "at": point["at"],
             "hints": point["hints"],
         }
+        if p.channel == "customer":
+            out.emotion.update(fuse(point, state.valence, point["at"]))
         engine = self.rules.current
         out.alerts = self._emit_alerts(state, engine, engine.on_time(state), source_produced_at)
         if p.channel == "customer":

@@ -111,6 +111,7 @@ class CallState:
     seen_windows: dict[str, None] = field(default_factory=dict)
     compliance: dict[str, Any] = field(default_factory=dict)  # owned by the compliance engine
     strategy: dict[str, Any] = field(default_factory=dict)  # owned by the strategy engine
+    valence: dict[str, Any] = field(default_factory=dict)  # customer word cues (streams.customer_state)
     summary_sent: bool = False
     kb_version: str = ""
     rules_version: str = ""

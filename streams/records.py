@@ -136,6 +136,10 @@ class EmotionState(_Base):
     hints: list[str] = []  # noqa: RUF012
     produced_at: float = 0.0
     v: int = SCHEMA_VERSION
+    # voice fused with the customer's words (streams.customer_state); "" on agent records
+    customer_state: str = ""
+    reasons: list[str] = []  # noqa: RUF012
+    valence: float = 0.0  # -1 (many complaint/threat cues) .. 0 (none)
 
 
 # ---------------------------------------------------------------------------

@@ -57,6 +57,11 @@ class SpeakerBaseline:
         mean, std = self.stats()
         return ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)
 
+    def normalize_population(self, x: np.ndarray) -> np.ndarray:
+        """z-score against the population statistics alone (no caller baseline yet)."""
+        mean, std = self.pop_mean, np.sqrt(self.pop_var)
+        return ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)
+
     def state(self) -> dict[str, object]:
         return {"n": self.n, "sum": self._sum.tolist(), "sumsq": self._sumsq.tolist()}
 

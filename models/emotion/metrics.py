@@ -33,7 +33,7 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) 
     }
 
 
-def binary_auc(y_true: Sequence[bool], score: Sequence[float] | np.ndarray) -> float:
+def binary_auc(y_true: Sequence[bool] | np.ndarray, score: Sequence[float] | np.ndarray) -> float:
     """ROC AUC via the rank-sum statistic (ties count half)."""
     y = np.asarray(y_true, dtype=bool)
     s = np.asarray(score, dtype=np.float64)

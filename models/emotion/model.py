@@ -1,4 +1,4 @@
-"""The exported emotion model: ONNX classifier + feature spec, loaded explicitly by load().
+"""The exported emotion model: two ONNX classifiers (arousal, agitated) + feature spec, loaded explicitly by load().
 
 Nothing happens at import: the worker and the offline commands call :meth:`EmotionModel.load`
 at start, which fails with a clear error when the files are missing, corrupt, or were made
@@ -17,11 +17,12 @@ import numpy as np
 
 from models.emotion import features as F
 from models.emotion.baseline import SpeakerBaseline
-from models.emotion.dataset import CLASSES
 
 MODEL_DIR = Path(__file__).resolve().parent
-MODEL_FILE = "emotion.onnx"
 SPEC_FILE = "feature_spec.json"
+# the two voice signals, in the column order of EmotionModel.predict; one ONNX file each
+SIGNALS: tuple[str, ...] = ("arousal", "agitated")
+MODEL_FILES = {s: f"{s}.onnx" for s in SIGNALS}
 
 
 class ModelError(RuntimeError):
@@ -34,14 +35,16 @@ class EmotionModel:
         self.threads = threads
         self.spec: dict[str, Any] = {}
         self._session: Any = None
-        self._order: list[int] = []
+        self._sessions: list[Any] = []
+        self._pos: list[int] = []
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> EmotionModel:
         import onnxruntime as ort
 
-        spec_path, onnx_path = self.model_dir / SPEC_FILE, self.model_dir / MODEL_FILE
-        for p in (spec_path, onnx_path):
+        spec_path = self.model_dir / SPEC_FILE
+        paths = {sig: self.model_dir / f for sig, f in MODEL_FILES.items()}
+        for p in (spec_path, *paths.values()):
             if not p.is_file():
                 raise ModelError(f"emotion model file {p} is missing (train one: python -m models.emotion.train)")
         try:
@@ -49,20 +52,25 @@ class EmotionModel:
         except (OSError, json.JSONDecodeError) as exc:
             raise ModelError(f"{spec_path}: not a readable JSON spec ({exc})") from exc
         check_spec(spec)
-        blob = onnx_path.read_bytes()
-        digest = hashlib.sha256(blob).hexdigest()
-        if spec["model"]["sha256"] != digest:
-            raise ModelError(f"{onnx_path}: sha256 {digest[:12]} does not match the spec ({spec['model']['sha256'][:12]})")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(blob, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"{onnx_path}: onnxruntime cannot load it ({exc})") from exc
-        onnx_classes = spec["model"]["onnx_classes"]
-        self._order = [onnx_classes.index(c) for c in CLASSES]
+        sessions = []
+        for sig, path in paths.items():
+            blob = path.read_bytes()
+            digest = hashlib.sha256(blob).hexdigest()
+            want = spec["signals"][sig]["sha256"]
+            if want != digest:
+                raise ModelError(f"{path}: sha256 {digest[:12]} does not match the spec ({want[:12]})")
+            try:
+                sessions.append(ort.InferenceSession(blob, sess_options=opts, providers=["CPUExecutionProvider"]))
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise ModelError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+        self._sessions = sessions
+        # column of the positive class (label 1) in each model's probability output
+        self._pos = [list(spec["signals"][sig]["onnx_classes"]).index(1) for sig in SIGNALS]
         self.spec = spec
+        self._session = sessions[0]
         return self
 
     @property
@@ -71,7 +79,7 @@ class EmotionModel:
 
     # -- inference -----------------------------------------------------------------------
     def predict(self, z: np.ndarray) -> np.ndarray:
-        """Class probabilities [n, 4] (order: dataset.CLASSES) for baseline-normalised rows."""
+        """Signal probabilities [n, 2] (columns: SIGNALS = arousal, agitated) for normalised rows."""
         if self._session is None:
             raise ModelError("EmotionModel.load() was not called")
         z = np.asarray(z, dtype=np.float32)
@@ -79,8 +87,9 @@ class EmotionModel:
             z = z[None, :]
         if z.shape[1] != F.N_FEATURES:
             raise ValueError(f"expected {F.N_FEATURES} features per row, got {z.shape[1]}")
-        out = self._session.run(["probabilities"], {"features": z})[0]
-        return np.asarray(out, dtype=np.float64)[:, self._order]
+        cols = [np.asarray(s.run(["probabilities"], {"features": z})[0], dtype=np.float64)[:, k]
+                for s, k in zip(self._sessions, self._pos, strict=True)]  # fmt: skip
+        return np.stack(cols, axis=1)
 
     def new_baseline(self) -> SpeakerBaseline:
         b = self.spec["baseline"]
@@ -88,17 +97,26 @@ class EmotionModel:
             np.asarray(b["pop_mean"]), np.asarray(b["pop_std"]), b["prior_weight"], b["max_windows"]
         )
 
+    def threshold(self, signal: str) -> float:
+        """The signal's decision threshold, chosen by cross-validation inside the training corpora."""
+        return float(self.spec["signals"][signal]["threshold"])
+
     @property
     def agitated_threshold(self) -> float:
-        return float(self.spec["agitated_threshold"])
+        return self.threshold("agitated")
+
+    @property
+    def arousal_threshold(self) -> float:
+        return self.threshold("arousal")
 
 
 def check_spec(spec: dict[str, Any]) -> None:
     """Refuse a spec made by different feature code (the drift guard)."""
     try:
         version, names = spec["feature_version"], spec["feature_names"]
-        spec["model"]["sha256"], spec["model"]["onnx_classes"], spec["baseline"]["pop_mean"]
-        spec["agitated_threshold"]
+        spec["baseline"]["pop_mean"]
+        for sig in SIGNALS:
+            spec["signals"][sig]["sha256"], spec["signals"][sig]["onnx_classes"], spec["signals"][sig]["threshold"]
     except (KeyError, TypeError) as exc:
         raise ModelError(f"feature spec is incomplete (missing {exc})") from exc
     if version != F.FEATURE_VERSION or list(names) != list(F.FEATURE_NAMES):
@@ -106,8 +124,9 @@ def check_spec(spec: dict[str, Any]) -> None:
             f"model was trained on feature version {version} ({len(names)} features) but the code computes "
             f"version {F.FEATURE_VERSION} ({F.N_FEATURES}): retrain with python -m models.emotion.train"
         )
-    if sorted(spec["model"]["onnx_classes"]) != sorted(CLASSES):
-        raise ModelError(f"model classes {spec['model']['onnx_classes']} are not {list(CLASSES)}")
+    for sig in SIGNALS:
+        if sorted(spec["signals"][sig]["onnx_classes"]) != [0, 1]:
+            raise ModelError(f"{sig} model classes {spec['signals'][sig]['onnx_classes']} are not [0, 1]")
     for key in ("sample_rate", "window_s", "hop_s", "min_voiced_s"):
         ours = {"sample_rate": F.SAMPLE_RATE, "window_s": F.WINDOW_S, "hop_s": F.HOP_S, "min_voiced_s": F.MIN_VOICED_S}
         if spec.get(key) != ours[key]:

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", metavar="FILE", type=Path)
     s.add_argument("--channel", choices=("customer", "agent"), default="customer", help="channel of a mono file")
     s.add_argument("--telephone", action="store_true", help="degrade to 8 kHz µ-law 300-3400 Hz first")
-    e = sub.add_parser("evaluate", help="score a labelled folder (RAVDESS names or labels.csv)")
+    e = sub.add_parser("evaluate", help="score a labelled folder (RAVDESS names or labels.csv: path,label,speaker)")
     e.add_argument("dir", type=Path)
     e.add_argument("--telephone", action="store_true", help="degrade clips to telephone band first")
     e.add_argument(
@@ -96,12 +96,14 @@ def _evaluate(settings: EmotionSettings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
-    fc, ag = r["four_class"], r["agitated"]
-    print(f"{args.dir}: {r['clips_scored']}/{r['clips_labelled']} labelled clips scored, {r['speakers']} speakers, "
-          f"{r['condition']}, speaker baseline from a {r['opening']} opening")
-    print(f"4 classes {', '.join(fc['labels'])}: accuracy {fc['accuracy']:.3f}  UAR {fc['uar']:.3f}")
-    print(f"agitated vs not: accuracy {ag['accuracy']:.3f}  UAR {ag['uar']:.3f}  AUC {ag['auc']:.3f}")
-    print("confusion (rows = truth): " + json.dumps(dict(zip(fc["labels"], fc["confusion"], strict=True))))
+    print(f"{args.dir}: {r['clips_scored']}/{r['clips']} clips scored, {r['speakers']} speakers, "
+          f"{r['condition']}, speaker baseline: {r['opening']}")
+    for sig, name in (("arousal", "arousal (activated vs calm)"), ("agitated", "agitated vs not")):
+        s = r[sig]
+        if s is None:
+            print(f"{name}: no clips on one side of this signal")
+        else:
+            print(f"{name}: n {s['n']}  AUC {s['auc']:.3f}  UAR {s['uar']:.3f}  accuracy {s['accuracy']:.3f}")
     return 0
 
 

@@ -14,16 +14,16 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from models.emotion import features as F
 from models.emotion.baseline import SpeakerBaseline
-from models.emotion.dataset import CLASSES
-from models.emotion.model import EmotionModel
+from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import StreamResampler, decode_payload
 from pipeline.emotion.tracker import AgentHints, HintConfig, StateConfig, StateTracker, Window, Windower
+from pipeline.emotion.turns import CallTurns, TurnConfig
 from streams.records import AudioFrame, EmotionReading
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EngineConfig:
+    # the caller's own baseline replaces population statistics only after this many calm
+    # windows (an agitated opening teaches it nothing: see _window)
+    trust_windows: int = 8
+    # The panel enters "agitated" when the calibrated p(agitated) is more likely than not
+    # (not at the model's threshold, which balances recall on acted clips where a quarter are
+    # angry: a call is mostly calm, and a false "agitated" triggers the de-escalation strategy).
+    enter_level: float = 0.5
+    exit_level: float = 0.3
+    # a window joins the caller's baseline only when its population score is below this
+    baseline_gate: float = 0.3
     idle_timeout_s: float = 120.0  # drop a call's state when no audio came for this long
     end_grace_s: float = 5.0  # after a call's 'ended' event, wait this long for late audio
     max_calls: int = 5000  # hard cap: the least recently active call is dropped beyond it
     state: StateConfig = field(default_factory=StateConfig)
     hints: HintConfig = field(default_factory=HintConfig)
+    turns: TurnConfig = field(default_factory=TurnConfig)
 
 
 @dataclass
@@ -64,8 +75,9 @@ class _Channel:
 
 
 class _Call:
-    def __init__(self) -> None:
+    def __init__(self, turns: TurnConfig) -> None:
         self.channels: dict[str, _Channel] = {}
+        self.turns = CallTurns(turns)
         self.last_seen = 0.0
         self.ended_at: float | None = None
 
@@ -78,18 +90,7 @@ class EmotionEngine:
             raise RuntimeError("EmotionEngine needs a loaded EmotionModel (call model.load())")
         self.model = model
         self.cfg = cfg or EngineConfig()
-        thr = model.agitated_threshold
-        base = self.cfg.state
-        # the agitated entry level follows the model's calibrated threshold (model card)
-        self.state_cfg = StateConfig(
-            classes=CLASSES,
-            default=base.default,
-            alpha=base.alpha,
-            enter={**base.enter, base.agitated: max(base.enter.get(base.agitated, 0.0), thr + 0.05)},
-            exit={**base.exit, base.agitated: max(0.05, thr - 0.1)},
-            min_windows=base.min_windows,
-            agitated=base.agitated,
-        )
+        self.state_cfg = replace(self.cfg.state, enter=self.cfg.enter_level, exit=self.cfg.exit_level)
         self.clock = clock
         self.calls: OrderedDict[str, _Call] = OrderedDict()
         # 'ended' can be read before the call's last audio (different topics): remember it;
@@ -112,7 +113,7 @@ class EmotionEngine:
             if frame.call_id in self._finished:
                 self.stats.duplicates += 1  # late copy of a call that ended and was flushed
                 return []
-            call = self.calls[frame.call_id] = _Call()
+            call = self.calls[frame.call_id] = _Call(self.cfg.turns)
             call.ended_at = self._ended_early.pop(frame.call_id, None)
             self._cap()
         self.calls.move_to_end(frame.call_id)
@@ -139,21 +140,21 @@ class EmotionEngine:
         if ch.windower.pos > 0 and frame.start - ch.windower.time > 0.25:
             start = frame.start
         windows = ch.windower.push(y, start)
-        return [r for w in windows if (r := self._window(frame.call_id, frame.channel, ch, w)) is not None]
+        return [r for w in windows if (r := self._window(frame.call_id, frame.channel, ch, w, call.turns)) is not None]
 
-    def _window(self, call_id: str, channel: str, ch: _Channel, w: Window) -> EmotionReading | None:
+    def _window(self, call_id: str, channel: str, ch: _Channel, w: Window, turns: CallTurns) -> EmotionReading | None:
         t0 = time.process_time()
+        turns.note(channel, w.start, w.samples, F.SAMPLE_RATE)
         wf = F.extract(w.samples, F.SAMPLE_RATE)
         if wf.vector is None:
             self.stats.windows_silent += 1
             self.stats.feature_seconds += time.process_time() - t0
             return None  # silence / noise: no emotion claim
-        ch.baseline.update(wf.vector)
-        probs = self.model.predict(ch.baseline.normalize(wf.vector))[0]
+        probs = self._score(ch.baseline, wf.vector)
         self.stats.feature_seconds += time.process_time() - t0
         self.stats.windows_voiced += 1
-        upd = ch.tracker.update(probs)
-        hints = ch.hints.update(wf.speaking_rate, wf.loudness_db, wf.f0_std_st) if ch.hints else []
+        upd = ch.tracker.update(float(probs[0]), float(probs[1]))
+        hints = ch.hints.update(wf.speaking_rate, wf.loudness_db, wf.f0_std_st) + turns.agent_hints() if ch.hints else []
         self.stats.readings += 1
         return EmotionReading(
             call_id=call_id,
@@ -161,7 +162,7 @@ class EmotionEngine:
             window_id=f"{call_id}:{channel}:{w.index}",
             start=round(w.start, 3),
             end=round(w.end, 3),
-            probs={c: round(float(p), 4) for c, p in zip(CLASSES, probs, strict=True)},
+            probs={c: round(float(p), 4) for c, p in zip(SIGNALS, probs, strict=True)},
             arousal=round(upd.arousal, 4),
             state=upd.state,
             state_changed=upd.changed,
@@ -171,6 +172,22 @@ class EmotionEngine:
             hints=hints,
             produced_at=time.time(),
         )
+
+    def _score(self, baseline: SpeakerBaseline, x: np.ndarray) -> np.ndarray:
+        """(arousal, agitated) of one window, robust to a caller who is upset from the start.
+
+        The window is always scored against population statistics; it joins the caller's
+        baseline only when that score says not agitated, so an angry opening never becomes
+        the caller's "normal".  Until ``trust_windows`` calm windows
+        are in, the population score is the answer (the model is trained on both kinds).
+        """
+        m = self.model
+        p_pop = m.predict(baseline.normalize_population(x))[0]
+        if p_pop[1] < self.cfg.baseline_gate:
+            baseline.update(x)
+        if baseline.n < self.cfg.trust_windows:
+            return p_pop
+        return m.predict(baseline.normalize(x))[0]
 
     # -- call lifecycle ----------------------------------------------------------------
     def end_call(self, call_id: str) -> None:
@@ -192,7 +209,7 @@ class EmotionEngine:
             tail = ch.resampler.push(np.zeros(0, dtype=np.float32), last=True)
             windows = ch.windower.push(tail) if tail.size else []
             windows += ch.windower.flush()
-            out += [r for w in windows if (r := self._window(call_id, name, ch, w)) is not None]
+            out += [r for w in windows if (r := self._window(call_id, name, ch, w, call.turns)) is not None]
         return out
 
     def housekeeping(self) -> list[EmotionReading]:

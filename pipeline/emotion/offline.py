@@ -6,7 +6,7 @@ JSON lines are exactly what ``calls.emotion`` would carry for that call.
 
 ``evaluate``: a labelled folder (RAVDESS names or labels.csv) is scored clip by clip with
 the model and a per-speaker baseline (see models.emotion.evaluation), clean or degraded to
-telephone band, and reported as accuracy/UAR for 4 classes and agitated-vs-not.
+telephone band, and reported as AUC/UAR of voice arousal and of agitated-vs-not.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from models.emotion.corpus import AudioError, condition_audio, corpus_features
+from models.emotion.crosscorpus import binary_report, target_of
 from models.emotion.dataset import discover
-from models.emotion.evaluation import clip_probs, report, speaker_normalised
-from models.emotion.model import EmotionModel
+from models.emotion.evaluation import speaker_normalised
+from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import float_to_pcm16_bytes
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from streams.records import AudioFrame, EmotionReading
@@ -58,12 +59,15 @@ def score_file(
     channels, sr = read_channels(path, mono_channel)
     engine = EmotionEngine(model, EngineConfig(), clock=lambda: 0.0)
     call_id = path.stem
-    out: list[EmotionReading] = []
+    frames: list[AudioFrame] = []
     for name, y in channels.items():
         rate = sr
         if telephone:
             y, rate = condition_audio(y, sr, "telephone")
-        out += engine.process(list(frames_of(call_id, name, y, rate)))
+        frames += frames_of(call_id, name, y, rate)
+    # both channels interleaved in call time, as they arrive live (the agent's conversation
+    # hints look at what the customer channel did at the same time)
+    out = engine.process(sorted(frames, key=lambda f: (f.start, f.channel)))
     out += engine.flush_call(call_id)
     return sorted(out, key=lambda r: (r.start, r.channel))
 
@@ -71,24 +75,31 @@ def score_file(
 def evaluate_dir(
     model: EmotionModel, root: Path, telephone: bool, cache: Path | None, seed: int = 0, opening: str = "calm"
 ) -> dict[str, Any]:
+    """Arousal and agitated-vs-not scores of a labelled folder (clip = mean of its windows)."""
     clips = discover(root)
     cond = "telephone" if telephone else "clean"
     cf = corpus_features(clips, cond, cache)
     b = model.spec["baseline"]
     pop_mean, pop_std = np.asarray(b["pop_mean"]), np.asarray(b["pop_std"])
     z = speaker_normalised(cf, pop_mean, pop_std, b["prior_weight"], b["max_windows"], seed, opening)
-    labelled = np.array([c.cls is not None for c in clips])
-    keep = labelled[cf.clip] if cf.clip.size else np.zeros(0, dtype=bool)
-    uniq, probs = clip_probs(cf, z, model.predict, keep)
-    n_labelled = int(labelled.sum())
-    if uniq.size == 0:
-        raise AudioError(f"{root}: none of the {n_labelled} labelled clips has enough voiced speech to score")
-    result = report([clips[i].cls for i in uniq], probs, model.agitated_threshold)  # type: ignore[misc]
+    if not cf.clip.size:
+        raise AudioError(f"{root}: none of the {len(clips)} clips has enough voiced speech to score")
+    p = model.predict(z)
+    owners = np.unique(cf.clip)
+    clip_p = np.stack([p[cf.clip == i].mean(axis=0) for i in owners])
+    result: dict[str, Any] = {}
+    for k, sig in enumerate(SIGNALS):
+        truth = [target_of(clips[i].label, sig) for i in owners]
+        keep = np.array([t is not None for t in truth])
+        if keep.sum() == 0 or len({t for t in truth if t is not None}) < 2:
+            result[sig] = None  # the folder has no clips on one side of this signal
+            continue
+        result[sig] = binary_report(np.array([t for t in truth if t is not None]), clip_p[keep, k], model.threshold(sig))
     result.update(
         condition=cond,
         opening=opening,
-        clips_labelled=n_labelled,
-        clips_scored=int(uniq.size),
+        clips=len(clips),
+        clips_scored=int(owners.size),
         speakers=len({c.speaker for c in clips}),
     )
     return result

@@ -8,8 +8,7 @@ uses the very same code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -97,73 +96,60 @@ class Windower:
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StateConfig:
-    classes: Sequence[str] = ("neutral", "angry", "sad", "happy")
-    default: str = "neutral"
-    alpha: float = 0.5  # EMA weight of the newest window (hop 1 s: ~2 s time constant)
-    enter: dict[str, float] = field(default_factory=lambda: {"angry": 0.40, "sad": 0.50, "happy": 0.50})
-    exit: dict[str, float] = field(default_factory=lambda: {"angry": 0.25, "sad": 0.35, "happy": 0.35})
-    min_windows: int = 2  # a new state must hold this many consecutive windows
-    agitated: str = "angry"
+    alpha: float = 0.6  # EMA weight of the newest window (hop 1 s: a ~1.5 s time constant)
+    enter: float = 0.6  # smoothed p(agitated) that, held min_windows in a row, enters "agitated"
+    exit: float = 0.4  # ... and below which, held exit_windows in a row, it leaves again
+    min_windows: int = 2
+    exit_windows: int = 5  # leaving is slower than entering: one calm breath is not calm
+
+
+STATES = ("neutral", "agitated")
 
 
 @dataclass(frozen=True, slots=True)
 class StateUpdate:
-    smoothed: dict[str, float]
-    arousal: float  # smoothed probability of the agitated class
-    state: str
+    arousal: float  # smoothed voice arousal (0 calm .. 1 activated)
+    agitated: float  # smoothed p(agitated)
+    state: str  # "neutral" | "agitated"
     changed: bool
 
 
 class StateTracker:
-    """EMA-smoothed probabilities and a hysteresis state machine, so the panel does not flicker.
+    """EMA-smoothed voice signals and a hysteresis state machine, so the panel does not flicker.
 
-    A non-default state is entered only when its smoothed probability passes its ``enter``
-    level (and beats the current state) for ``min_windows`` consecutive windows, and left
-    only when it falls below the lower ``exit`` level.  Silent windows are never passed in:
-    silence neither claims an emotion nor moves the state.
+    Only agitation changes the state the panel shows: happy/sad from voice alone did not hold
+    up across corpora (model card), arousal is shown as a level, not a label.  "agitated" is
+    entered when smoothed p(agitated) stays at or above ``enter`` for ``min_windows`` windows,
+    and left when it stays below ``exit`` for ``exit_windows``.  Silent windows are never
+    passed in: silence neither claims an emotion nor moves the state.
     """
 
     def __init__(self, cfg: StateConfig) -> None:
+        if not 0.0 < cfg.alpha <= 1.0 or cfg.exit > cfg.enter:
+            raise ValueError("need 0 < alpha <= 1 and exit <= enter")
         self.cfg = cfg
-        self.smoothed: np.ndarray | None = None
-        self.state = cfg.default
-        self._pending: str | None = None
-        self._pending_n = 0
+        self.arousal: float | None = None
+        self.agitated: float | None = None
+        self.state = "neutral"
+        self._streak = 0  # consecutive windows arguing for the other state
 
-    def update(self, probs: Sequence[float]) -> StateUpdate:
-        p = np.asarray(probs, dtype=np.float64)
-        if p.shape != (len(self.cfg.classes),):
-            raise ValueError(f"expected {len(self.cfg.classes)} probabilities, got shape {p.shape}")
+    def update(self, arousal: float, agitated: float) -> StateUpdate:
+        for v in (arousal, agitated):
+            if not np.isfinite(v) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"signal probabilities must be in [0, 1], got {v!r}")
         a = self.cfg.alpha
-        self.smoothed = p.copy() if self.smoothed is None else a * p + (1.0 - a) * self.smoothed
-        sm = dict(zip(self.cfg.classes, (float(v) for v in self.smoothed), strict=True))
-        target = self._target(sm)
-        changed = False
-        if target == self.state:
-            self._pending, self._pending_n = None, 0
+        self.arousal = arousal if self.arousal is None else a * arousal + (1 - a) * self.arousal
+        self.agitated = agitated if self.agitated is None else a * agitated + (1 - a) * self.agitated
+        if self.state == "neutral":
+            against, need = self.agitated >= self.cfg.enter, self.cfg.min_windows
         else:
-            self._pending_n = self._pending_n + 1 if target == self._pending else 1
-            self._pending = target
-            if self._pending_n >= self.cfg.min_windows:
-                self.state, changed = target, True
-                self._pending, self._pending_n = None, 0
-        return StateUpdate(sm, sm[self.cfg.agitated], self.state, changed)
-
-    def _target(self, sm: dict[str, float]) -> str:
-        cfg = self.cfg
-        cur = self.state
-        # strongest class above its entry level (agitation first: it is what the agent must see)
-        entering = [c for c in cfg.enter if sm[c] >= cfg.enter[c]]
-        entering.sort(key=lambda c: (c != cfg.agitated, -sm[c]))
-        if cur != cfg.default:
-            if sm[cur] < cfg.exit.get(cur, 0.0):  # fell below the exit level: leave
-                return next((c for c in entering if c != cur), cfg.default)
-            # stay unless agitation takes over, or another class clearly dominates
-            for c in entering:
-                if c != cur and (c == cfg.agitated or sm[c] > sm[cur] + 0.1):
-                    return c
-            return cur
-        return entering[0] if entering else cfg.default
+            against, need = self.agitated < self.cfg.exit, self.cfg.exit_windows
+        self._streak = self._streak + 1 if against else 0
+        changed = self._streak >= need
+        if changed:
+            self.state = "agitated" if self.state == "neutral" else "neutral"
+            self._streak = 0
+        return StateUpdate(float(self.arousal), float(self.agitated), self.state, changed)
 
 
 # ---------------------------------------------------------------------------------------

@@ -41,11 +41,12 @@ def test_score_prints_window_records_for_both_channels(
     assert rows and {r["file"] for r in rows} == {str(call)}
     assert {r["channel"] for r in rows} == {"agent", "customer"}
     for r in rows:
-        assert set(r["probs"]) == {"neutral", "angry", "sad", "happy"}
+        assert set(r["probs"]) == {"arousal", "agitated"}
+        assert r["state"] in ("neutral", "agitated")
         assert 0 <= r["start"] < r["end"] <= 20.0 + 1e-6
     assert all(r["hints"] == [] for r in rows if r["channel"] == "customer")
-    # a calm service call: the stable state is not "angry" most of the time
-    assert sum(r["state"] == "angry" for r in rows) < len(rows) / 2
+    # a calm service call: the stable state is not "agitated" most of the time
+    assert sum(r["state"] == "agitated" for r in rows) < len(rows) / 2
 
 
 def test_score_telephone_option_and_silence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,7 +61,9 @@ def _labelled_folder(shared_data: Path, tmp_path: Path) -> Path:
     root.mkdir()
     rows = ["path,label,speaker"]
     rav = shared_data / "emotion" / "ravdess"
-    for actor in ("23", "24"):  # held-out actors (never trained on)
+    # the shipped model was trained on every RAVDESS actor: this checks the command on a
+    # labels.csv folder, not generalisation (held-out numbers: the cross-corpus table)
+    for actor in ("23", "24"):
         for emo, label in (("01", "neutral"), ("02", "calm"), ("03", "happy"), ("04", "sad"), ("05", "angry")):
             for p in sorted((rav / f"Actor_{actor}").glob(f"03-01-{emo}-*-01-*-{actor}.flac"))[:3]:
                 rows.append(f"{p},{label},actor{actor}")
@@ -72,14 +75,13 @@ def test_evaluate_a_labels_csv_folder(shared_data: Path, tmp_path: Path, capsys:
     root = _labelled_folder(shared_data, tmp_path)
     assert main(["evaluate", str(root), "--telephone", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["condition"] == "telephone" and r["speakers"] == 2 and r["clips_labelled"] == 28
+    assert r["condition"] == "telephone" and r["speakers"] == 2 and r["clips"] == 28
     assert r["clips_scored"] >= 26
-    # angry vs the rest on unseen actors: far better than chance even on 28 clips
-    assert r["agitated"]["auc"] > 0.75
-    assert 0.0 <= r["four_class"]["uar"] <= 1.0
-    assert main(["evaluate", str(root), "--telephone"]) == 0  # cached features, readable table
+    assert r["agitated"]["n"] >= 26 and r["agitated"]["auc"] > 0.75
+    assert r["arousal"]["n"] >= 26 and 0.0 <= r["arousal"]["uar"] <= 1.0
+    assert main(["evaluate", str(root), "--telephone", "--opening", "none"]) == 0  # cached features, table
     out = capsys.readouterr().out
-    assert "4 classes" in out and "agitated vs not" in out and "UAR" in out
+    assert "arousal" in out and "agitated vs not" in out and "AUC" in out and "speaker baseline: none" in out
 
 
 def test_evaluate_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,7 @@ import soundfile as sf
 from aiokafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from models.emotion.dataset import CLASSES
+from models.emotion.model import SIGNALS
 from pipeline.audio import pcm16_to_mulaw
 from pipeline.emotion.settings import EmotionSettings
 from pipeline.emotion.worker import EmotionWorker
@@ -101,9 +101,9 @@ async def test_worker_turns_call_audio_into_emotion_readings(make_settings: Any,
     ids = [r.window_id for r in readings]
     assert len(ids) == len(set(ids)), "duplicate frames produced duplicate windows"
     for r in readings:
-        assert set(r.probs) == set(CLASSES)
-        assert sum(r.probs.values()) == pytest.approx(1.0, abs=1e-3)
-        assert 0.0 <= r.arousal <= 1.0 and r.state in CLASSES
+        assert set(r.probs) == set(SIGNALS)
+        assert all(0.0 <= v <= 1.0 for v in r.probs.values())
+        assert 0.0 <= r.arousal <= 1.0 and r.state in ("neutral", "agitated")
         assert r.end - r.start <= 3.0 + 1e-6 and r.voiced_ratio > 0
     by_channel = {c: [r for r in readings if r.channel == c] for c in ("customer", "agent")}
     assert len(by_channel["customer"]) >= 5 and len(by_channel["agent"]) >= 5

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from models.emotion import features as F
-from models.emotion.model import MODEL_DIR, MODEL_FILE, SPEC_FILE, EmotionModel, ModelError
+from models.emotion.model import MODEL_DIR, MODEL_FILES, SIGNALS, SPEC_FILE, EmotionModel, ModelError
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def model_copy(tmp_path: Path) -> Path:
-    for name in (MODEL_FILE, SPEC_FILE):
+    for name in (*MODEL_FILES.values(), SPEC_FILE):
         shutil.copy(MODEL_DIR / name, tmp_path / name)
     return tmp_path
 
@@ -32,10 +32,11 @@ def test_nothing_is_loaded_at_construction_and_predict_needs_load() -> None:
 def test_shipped_model_loads_and_predicts_probabilities() -> None:
     m = EmotionModel().load()
     p = m.predict(np.zeros((3, F.N_FEATURES), np.float32))
-    assert p.shape == (3, 4)
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
-    assert 0.0 < m.agitated_threshold < 1.0
-    assert (MODEL_DIR / MODEL_FILE).stat().st_size < 200_000  # committed: must stay small
+    assert p.shape == (3, len(SIGNALS))
+    assert ((p >= 0.0) & (p <= 1.0)).all()
+    assert 0.0 < m.agitated_threshold < 1.0 and 0.0 < m.arousal_threshold < 1.0
+    for f in MODEL_FILES.values():
+        assert (MODEL_DIR / f).stat().st_size < 2_000_000  # committed: must stay small
     with pytest.raises(ValueError, match="features per row"):
         m.predict(np.zeros((1, 3), np.float32))
 
@@ -62,7 +63,7 @@ def test_window_geometry_drift_is_refused(model_copy: Path) -> None:
 
 
 def test_corrupt_or_swapped_onnx_is_refused(model_copy: Path) -> None:
-    (model_copy / MODEL_FILE).write_bytes(b"not onnx")
+    (model_copy / MODEL_FILES["agitated"]).write_bytes(b"not onnx")
     with pytest.raises(ModelError, match="sha256"):
         EmotionModel(model_copy).load()
 

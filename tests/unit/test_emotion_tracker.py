@@ -61,50 +61,47 @@ def test_memory_is_bounded_by_one_window() -> None:
     assert w._buf.size <= 3 * SR
 
 
-CLASSES = ("neutral", "angry", "sad", "happy")
-
-
-def _p(neutral: float = 0.0, angry: float = 0.0, sad: float = 0.0, happy: float = 0.0) -> list[float]:
-    return [neutral, angry, sad, happy]
-
-
 def test_state_needs_consecutive_windows_and_does_not_flicker() -> None:
-    t = StateTracker(StateConfig(alpha=1.0, min_windows=2))
-    assert t.update(_p(angry=0.9, neutral=0.1)).state == "neutral"  # one window is not enough
-    upd = t.update(_p(angry=0.9, neutral=0.1))
-    assert upd.state == "angry" and upd.changed
-    # a single calmer window between angry ones does not drop the state (exit < enter)
-    assert t.update(_p(angry=0.3, neutral=0.7)).state == "angry"
-    assert t.update(_p(angry=0.8, neutral=0.2)).state == "angry"
+    t = StateTracker(StateConfig(alpha=1.0, enter=0.6, exit=0.4, min_windows=2, exit_windows=2))
+    assert t.update(0.9, 0.9).state == "neutral"  # one window is not enough
+    upd = t.update(0.9, 0.9)
+    assert upd.state == "agitated" and upd.changed
+    # a single calmer window between agitated ones does not drop the state (exit < enter)
+    assert t.update(0.5, 0.3).state == "agitated"
+    assert t.update(0.9, 0.8).state == "agitated"
+    assert t.update(0.5, 0.5).state == "agitated"  # between exit and enter: stays
     # sustained calm leaves
-    t.update(_p(angry=0.1, neutral=0.9))
-    upd = t.update(_p(angry=0.1, neutral=0.9))
+    t.update(0.1, 0.1)
+    upd = t.update(0.1, 0.1)
     assert upd.state == "neutral" and upd.changed
 
 
 def test_alternating_evidence_never_changes_state() -> None:
     t = StateTracker(StateConfig(alpha=1.0, min_windows=2))
-    states = [t.update(_p(angry=0.9) if i % 2 else _p(neutral=0.9)).state for i in range(20)]
+    states = [t.update(0.9, 0.9 if i % 2 else 0.1).state for i in range(20)]
     assert set(states) == {"neutral"}
 
 
-def test_smoothing_is_an_ema() -> None:
+def test_smoothing_is_an_ema_of_both_signals() -> None:
     t = StateTracker(StateConfig(alpha=0.5))
-    t.update(_p(neutral=1.0))
-    upd = t.update(_p(angry=1.0))
-    assert upd.smoothed["angry"] == pytest.approx(0.5)
+    t.update(0.0, 0.0)
+    upd = t.update(1.0, 0.6)
     assert upd.arousal == pytest.approx(0.5)
+    assert upd.agitated == pytest.approx(0.3)
 
 
-def test_agitation_overrides_another_non_default_state() -> None:
+def test_high_arousal_alone_is_not_agitation() -> None:
     t = StateTracker(StateConfig(alpha=1.0, min_windows=1))
-    assert t.update(_p(sad=0.8, neutral=0.2)).state == "sad"
-    assert t.update(_p(sad=0.5, angry=0.45, neutral=0.05)).state == "angry"
+    assert {t.update(0.95, 0.2).state for _ in range(10)} == {"neutral"}
 
 
-def test_wrong_probability_shape_is_refused() -> None:
+def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError):
-        StateTracker(StateConfig()).update([0.5, 0.5])
+        StateTracker(StateConfig()).update(1.5, 0.5)
+    with pytest.raises(ValueError):
+        StateTracker(StateConfig()).update(float("nan"), 0.5)
+    with pytest.raises(ValueError):
+        StateTracker(StateConfig(enter=0.3, exit=0.5))
 
 
 def test_agent_hints_are_relative_to_own_baseline_and_persist() -> None:

@@ -315,15 +315,18 @@
     const e = view.emotion.customer || Object.values(view.emotion)[0];
     if (!e) { box.append(el('p', { className: 'muted' }, '—')); return; }
     const pct = Math.round(100 * Math.max(0, Math.min(1, e.arousal || 0)));
+    const shown = e.customer_state || e.state;  // voice fused with the customer's words (streams)
     box.append(
-      el('div', { className: 'emotion-state state-' + CA.cssToken(e.state) },
-        el('span', { className: 'state-label' }, CA.stateLabel(e.state)),
+      el('div', { className: 'emotion-state state-' + CA.cssToken(shown) },
+        el('span', { className: 'state-label' }, CA.stateLabel(shown)),
         el('span', { className: 'trend trend-' + CA.cssToken(e.trend), title: t('trend_' + (e.trend || 'steady')) },
           CA.trendArrow(e.trend), ' ', t('trend_' + (e.trend || 'steady')))),
       el('div', { className: 'meter', title: t('arousal') + ' ' + pct + '%' },
         el('div', { className: 'meter-fill' })),
       el('div', { className: 'meter-label muted' }, t('arousal') + ' ' + pct + '%'));
-    if ((e.hints || []).length) box.append(el('ul', { className: 'hints' }, e.hints.map((h) => el('li', {}, h))));
+    if ((e.reasons || []).length) box.append(el('p', { className: 'reasons muted' }, e.reasons.join(' · ')));
+    const hints = (view.emotion.agent || {}).hints || [];  // delivery hints are about the agent's own channel
+    if (hints.length) box.append(el('ul', { className: 'hints' }, hints.map((h) => el('li', {}, h))));
     // width via CSSOM (style attributes are blocked by the CSP)
     box.querySelector('.meter-fill').style.width = pct + '%';
   }
