@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from models.whisper import filters, text
+from models.whisper import tokens as tokbytes
 from models.whisper.resolve import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class WhisperEngine:
 
         out = []
         for req, g, tokens, words in zip(reqs, gen, token_lists, aligned, strict=True):
-            raw = tok.decode(tokens)
+            raw = self._clean_decode(tok, tokens)
             seq_len = len(g.sequences_ids[0])
             avg_logprob = g.scores[0] * (seq_len**1.0) / (seq_len + 1)
             duration = len(req.audio) / SAMPLE_RATE
@@ -265,6 +266,14 @@ class WhisperEngine:
             )
             out.append(self._postprocess(res, req.speech_ratio))
         return out
+
+    @staticmethod
+    def _token_bytes(tok, ids: Sequence[int]) -> list[bytes]:
+        return tokbytes.token_bytes([tok.tokenizer.id_to_token(t) or "" for t in ids])
+
+    def _clean_decode(self, tok, ids: Sequence[int]) -> str:
+        # Not tok.decode(): it prints U+FFFD for bytes that form no character.
+        return tokbytes.clean_decode(b"".join(self._token_bytes(tok, ids)))
 
     def _detect(self, encoder_output) -> tuple[str, float]:
         assert self._model is not None
@@ -292,18 +301,24 @@ class WhisperEngine:
                 continue
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = n * HOP / SAMPLE_RATE
+            timed = [w for w in alignment if w["tokens"]]
+            # Words end where the aligner split the tokens, which can be inside a character
+            # (or on bytes that form none): merge them up to the next character boundary.
+            groups = [[t for t in w["tokens"] if t < tok.eot] for w in timed]
+            runs = tokbytes.group_at_boundaries(
+                self._token_bytes(tok, [t for g in groups for t in g]), [len(g) for g in groups]
+            )
             words = []
-            for w in alignment:
-                if not w["word"]:
-                    continue
-                start = float(min(max(w["start"], 0.0), limit))
-                end = float(min(max(w["end"], start), limit))
+            for first, last, word_text in runs:
+                span = timed[first : last + 1]
+                start = float(min(max(span[0]["start"], 0.0), limit))
+                end = float(min(max(span[-1]["end"], start), limit))
                 words.append(
                     Word(
                         start=round(start, 3),
                         end=round(end, 3),
-                        text=w["word"],
-                        probability=float(w["probability"]),
+                        text=word_text,
+                        probability=float(np.mean([w["probability"] for w in span])),
                     )
                 )
             out.append(words)

@@ -35,7 +35,7 @@ def is_chinese(language: str | None) -> bool:
 
 def normalize_text(s: str, language: str | None) -> str:
     """Clean a whole utterance's text for display."""
-    s = unicodedata.normalize("NFC", s)
+    s = unicodedata.normalize("NFC", s).replace("\ufffd", "")  # last guard; see models.whisper.tokens
     s = _WS.sub(" ", s).strip()
     if is_chinese(language):
         s = to_simplified(s)
@@ -45,7 +45,7 @@ def normalize_text(s: str, language: str | None) -> str:
 
 def normalize_word(w: str, language: str | None) -> str:
     """Clean one word, keeping Whisper's leading space (it separates words in English)."""
-    w = unicodedata.normalize("NFC", w)
+    w = unicodedata.normalize("NFC", w).replace("\ufffd", "")
     if is_chinese(language):
         w = to_simplified(w)
     return w
