@@ -107,6 +107,13 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+def english_only(model_name: str, is_multilingual: bool) -> bool:
+    """English-only Whisper ("tiny.en", "base.en", a "...-base.en-ct2" dir): by the model's
+    vocabulary (CTranslate2 reports it) or, for a converted dir, by its ".en" name."""
+    name = model_name.lower().rstrip("/")
+    return not is_multilingual or name.endswith(".en") or ".en-" in name
+
+
 class WhisperEngine:
     """A loaded Whisper model that decodes batches of utterances.  Thread-safe."""
 
@@ -123,6 +130,7 @@ class WhisperEngine:
         self._model = None  # faster_whisper.WhisperModel
         self._lock = threading.Lock()  # CTranslate2 calls from several executor threads queue here
         self._tokenizers: dict[str | None, object] = {}
+        self.multilingual = True  # set by load(): False for English-only (".en") models
 
     # -- lifecycle ---------------------------------------------------------------------
     def load(self) -> WhisperEngine:
@@ -143,7 +151,8 @@ class WhisperEngine:
             cpu_threads=threads,
             num_workers=1,
         )
-        if not model.model.is_multilingual and any(lang != "en" for lang in self.config.languages):
+        self.multilingual = not english_only(self.resolved.name, model.model.is_multilingual)
+        if not self.multilingual and any(lang != "en" for lang in self.config.languages):
             raise ValueError(
                 f"model {self.resolved.name} is English-only but languages={self.config.languages}"
             )
@@ -168,7 +177,12 @@ class WhisperEngine:
         tok = self._tokenizers.get(language)
         if tok is None:
             assert self._model is not None
-            tok = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=language)
+            # An English-only model has no language/task tokens: its prompt is <|sot|> alone
+            # (a multilingual prompt there loses capitalisation and punctuation).
+            if self.multilingual:
+                tok = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=language)
+            else:
+                tok = Tokenizer(self._model.hf_tokenizer, False)
             self._tokenizers[language] = tok
         return tok
 
@@ -224,10 +238,12 @@ class WhisperEngine:
 
         language = reqs[0].language
         language_probability = 1.0
+        if language is None and not self.multilingual:
+            language = "en"
         if language is None:  # single request (see decode())
             language, language_probability = self._detect(encoder_output)
         tok = self._tokenizer(language)
-        prompt = [*tok.sot_sequence, tok.no_timestamps]
+        prompt = self._prompt(tok)
         longest = max(len(r.audio) for r in reqs) / SAMPLE_RATE
         max_new = int(10 + TOKENS_PER_SECOND_CAP * longest)
         max_length = min(model.max_length, len(prompt) + max_new)
@@ -266,6 +282,11 @@ class WhisperEngine:
             )
             out.append(self._postprocess(res, req.speech_ratio))
         return out
+
+    @staticmethod
+    def _prompt(tok) -> list[int]:
+        """Decoder start: <|sot|> [<|lang|> <|transcribe|>] <|notimestamps|>."""
+        return [*tok.sot_sequence, tok.no_timestamps]
 
     @staticmethod
     def _token_bytes(tok, ids: Sequence[int]) -> list[bytes]:
