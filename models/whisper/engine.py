@@ -346,9 +346,8 @@ class WhisperEngine:
         return out
 
     def _postprocess(self, res: DecodeResult, speech_ratio: float) -> DecodeResult:
-        res.words = [
-            Word(w.start, w.end, text.normalize_word(w.text, res.language), w.probability) for w in res.words
-        ]
+        cleaned = text.normalize_words([w.text for w in res.words], res.language)
+        res.words = [Word(w.start, w.end, t, w.probability) for w, t in zip(res.words, cleaned, strict=True)]
         res.text = text.normalize_text(res.text, res.language)
         res.words, res.text = filters.collapse_repetitions(
             res.words, res.text, res.language, self.config.filters
