@@ -30,6 +30,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -93,6 +94,19 @@ class DecodeResult:
     raw_text: str = ""  # what the model said before normalisation and filtering
 
 
+class TextBias(Protocol):
+    """Domain biasing (pipeline.asr.bias): a decoder prompt and a post-correction."""
+
+    def prompt(self, language: str) -> str: ...
+
+    def correct_text(self, text: str, language: str) -> str: ...
+
+    def correct_words(self, words: list[str], language: str) -> list[str]: ...
+
+
+MAX_PROMPT_TOKENS = 223  # Whisper's limit for previous-text context (n_text_ctx // 2 - 1)
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -131,6 +145,8 @@ class WhisperEngine:
         self._lock = threading.Lock()  # CTranslate2 calls from several executor threads queue here
         self._tokenizers: dict[str | None, object] = {}
         self.multilingual = True  # set by load(): False for English-only (".en") models
+        self.bias: TextBias | None = None  # set_bias(): domain prompt + post-correction
+        self._prompt_cache: dict[str, list[int]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def load(self) -> WhisperEngine:
@@ -166,6 +182,10 @@ class WhisperEngine:
             self.config.encoder_window,
         )
         return self
+
+    def set_bias(self, bias: TextBias | None) -> None:
+        """Install (or remove) domain biasing; takes effect from the next decode."""
+        self.bias = bias
 
     @property
     def loaded(self) -> bool:
@@ -243,7 +263,7 @@ class WhisperEngine:
         if language is None:  # single request (see decode())
             language, language_probability = self._detect(encoder_output)
         tok = self._tokenizer(language)
-        prompt = self._prompt(tok)
+        prompt = self._prompt(tok, self._context_tokens(tok, language))
         longest = max(len(r.audio) for r in reqs) / SAMPLE_RATE
         max_new = int(10 + TOKENS_PER_SECOND_CAP * longest)
         max_length = min(model.max_length, len(prompt) + max_new)
@@ -284,9 +304,25 @@ class WhisperEngine:
         return out
 
     @staticmethod
-    def _prompt(tok) -> list[int]:
-        """Decoder start: <|sot|> [<|lang|> <|transcribe|>] <|notimestamps|>."""
-        return [*tok.sot_sequence, tok.no_timestamps]
+    def _prompt(tok, context: Sequence[int] = ()) -> list[int]:
+        """Decoder start: [<|startofprev|> context] <|sot|> [<|lang|> <|transcribe|>] <|notimestamps|>.
+
+        The context is the domain prompt (what faster-whisper calls ``initial_prompt`` or
+        ``hotwords``: both are text after <|startofprev|>); never the call's previous text."""
+        head = [tok.sot_prev, *context] if context else []
+        return [*head, *tok.sot_sequence, tok.no_timestamps]
+
+    def _context_tokens(self, tok, language: str) -> list[int]:
+        text_ = self.bias.prompt(language).strip() if self.bias is not None else ""
+        if not text_:
+            return []
+        ids = self._prompt_cache.get(text_)
+        if ids is None:
+            ids = tok.encode(" " + text_)[-MAX_PROMPT_TOKENS:]
+            if len(self._prompt_cache) > 16:
+                self._prompt_cache.clear()
+            self._prompt_cache[text_] = ids
+        return ids
 
     @staticmethod
     def _token_bytes(tok, ids: Sequence[int]) -> list[bytes]:
@@ -355,4 +391,9 @@ class WhisperEngine:
         res.dropped = filters.hallucination_reason(res, self.config.filters, speech_ratio)
         if res.dropped:
             res.text, res.words = "", []
+        elif self.bias is not None:
+            # one-for-one replacements: word timings stay where they were
+            fixed = self.bias.correct_words([w.text for w in res.words], res.language)
+            res.words = [Word(w.start, w.end, t, w.probability) for w, t in zip(res.words, fixed, strict=True)]
+            res.text = self.bias.correct_text(res.text, res.language)
         return res
