@@ -383,7 +383,13 @@ class WhisperEngine:
 
     def _postprocess(self, res: DecodeResult, speech_ratio: float) -> DecodeResult:
         cleaned = text.normalize_words([w.text for w in res.words], res.language)
-        res.words = [Word(w.start, w.end, t, w.probability) for w, t in zip(res.words, cleaned, strict=True)]
+        words: list[Word] = []
+        for w, t in zip(res.words, cleaned, strict=True):
+            if t:
+                words.append(Word(w.start, w.end, t, w.probability))
+            elif words:  # used up by a number written in digits (两千|四百 -> 2400): one word
+                words[-1].end = max(words[-1].end, w.end)
+        res.words = words
         res.text = text.normalize_text(res.text, res.language)
         res.words, res.text = filters.collapse_repetitions(
             res.words, res.text, res.language, self.config.filters

@@ -11,12 +11,12 @@ and, for PII redaction, to the text it scans (it sees these transcripts):
 - **Full-width punctuation in Chinese text**: ASCII ``, . ? ! : ; ( )`` next to a Chinese
   character become ``，。？！：；（）``; ``3.5``, ``e.g.`` and English text stay ASCII.
   Full-width digits and Latin letters become ASCII (NFKC for letters and digits only).
-- **Numbers**: a run of three or more spoken digits (一三八零零, 一九九八, mixed 138零零)
-  becomes ASCII digits (13800, 1998): that is how phone, card and policy numbers are written,
-  and what PII redaction looks for.  Shorter runs (三四个, 一二) and positional numerals with
-  units (三千, 十二, 百分之五) stay in characters: converting those would also rewrite
-  ordinary words (十分, 一下, 万一).  Every conversion maps one character to one character,
-  so word timings and match offsets keep their positions.
+- **Numbers are digits**: a run of three or more spoken digits (一三八零零, 一九九八, mixed
+  138零零) becomes ASCII digits one for one (13800, 1998): that is how phone, card and policy
+  numbers are written, and what PII redaction looks for.  Numerals with units become their
+  value (两千四百九十九 -> 2499, 六十四G -> 64G; :mod:`models.whisper.numbers`, strict, so
+  十分, 一下, 万一, 千万, 百万医疗, 三四十 stay words).  Shorter digit runs (三四个, 一二) stay.
+  Whisper itself writes most amounts as digits; the references and rule authors often do not.
 Casing is kept for the agent's screen; scoring normalises separately
 (:mod:`models.whisper.scoring`).
 """
@@ -26,6 +26,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+
+from models.whisper.numbers import find_numerals, numerals_to_digits
 
 _WS = re.compile(r"\s+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -103,7 +105,7 @@ def normalize_text(s: str, language: str | None) -> str:
     s = _WS.sub(" ", _clean(s)).strip()
     if is_chinese(language):
         s = to_simplified(s)
-        s = _zh_chars(s)
+        s = numerals_to_digits(_zh_chars(s))
         s = _SPACE_BETWEEN_CJK.sub("", s)
     return s
 
@@ -116,17 +118,29 @@ def normalize_word(w: str, language: str | None) -> str:
 def normalize_words(words: list[str], language: str | None) -> list[str]:
     """Clean a word sequence with the same conventions as :func:`normalize_text`.
 
-    Punctuation and digit strings depend on the neighbouring words (一三八 | 零零 is one
-    number), so the one-for-one conversions run on the words joined and are cut back at
-    the same positions; each word keeps its own leading space."""
+    Punctuation and numbers depend on the neighbouring words (一三八 | 零零 and 两千 | 四百
+    are one number each), so the conversions run on the words joined and are cut back at
+    the same positions; each word keeps its own leading space.  A numeral with units goes
+    whole to the word where it starts; words it used up come back empty (the caller merges
+    their timing into that word)."""
     cleaned = [_clean(w) for w in words]
     if not is_chinese(language):
         return cleaned
     cleaned = [to_simplified(w) for w in cleaned]
     joined = _zh_chars("".join(cleaned))
-    out, pos = [], 0
+    starts = {a: (b, digits) for a, b, digits in find_numerals(joined)}
+    out, pos, skip_to = [], 0, 0
     for w in cleaned:
-        out.append(joined[pos : pos + len(w)])
+        chars = []
+        for k in range(pos, pos + len(w)):
+            if k < skip_to:
+                continue
+            if k in starts:
+                skip_to, digits = starts[k]
+                chars.append(digits)
+            else:
+                chars.append(joined[k])
+        out.append("".join(chars))
         pos += len(w)
     return out
 

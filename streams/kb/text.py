@@ -25,6 +25,7 @@ from pypinyin import Style, lazy_pinyin
 
 # One convention for transcripts and matching: the same Simplified conversion (OpenCC,
 # loaded lazily on first use) and the same digit-string rule as the ASR output.
+from models.whisper.numbers import find_numerals
 from models.whisper.text import spoken_digits_to_ascii, to_simplified
 
 jieba.setLogLevel(logging.WARNING)
@@ -68,7 +69,8 @@ class NormText:
 def normalize(text: str) -> NormText:
     """Canonical form: NFKC, lower case, Simplified, punctuation -> one space,
     no spaces between two CJK characters, digit strings (>= 3 digits, 一三八 or 1三8) -> ASCII
-    digits, exactly as :func:`models.whisper.text.normalize_text` writes transcripts."""
+    digits, numerals with units -> their value (两千四百 -> 2400), exactly as
+    :func:`models.whisper.text.normalize_text` writes transcripts."""
     converted = to_simplified(text)
     # t2s is character-for-character for almost all text; if a phrase conversion changed
     # the length we cannot map offsets, so keep the original characters instead.
@@ -95,7 +97,27 @@ def normalize(text: str) -> NormText:
     s = "".join(out[k] for k in keep)
     o = [offs[k] for k in keep]
     s = spoken_digits_to_ascii(s)
+    s, o = _numerals_as_digits(s, o)
     return NormText(text, s, tuple(o))
+
+
+def _numerals_as_digits(s: str, offs: list[int]) -> tuple[str, list[int]]:
+    """两千四百 -> 2400 (as transcripts write it); the digits map to the numeral's span."""
+    matches = find_numerals(s)
+    if not matches:
+        return s, offs
+    out: list[str] = []
+    o: list[int] = []
+    pos = 0
+    for a, b, digits in matches:
+        out.append(s[pos:a])
+        o.extend(offs[pos:a])
+        out.append(digits)
+        o.extend([offs[a]] * (len(digits) - 1) + [offs[b - 1]])
+        pos = b
+    out.append(s[pos:])
+    o.extend(offs[pos:])
+    return "".join(out), o
 
 
 # ---------------------------------------------------------------------------
