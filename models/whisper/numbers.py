@@ -117,7 +117,8 @@ def find_numerals(s: str) -> list[tuple[int, int, str]]:
 
 
 def numerals_to_digits(s: str) -> str:
-    parts, pos = [], 0
+    parts: list[str] = []
+    pos = 0
     for a, b, digits in find_numerals(s):
         parts.extend((s[pos:a], digits))
         pos = b
