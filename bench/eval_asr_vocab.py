@@ -33,6 +33,8 @@ from pipeline.asr.transcriber import Transcriber  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 MAGIC = SPEECH / "zh_magicdata"
+CALL = ROOT.parent / "shared" / "data" / "calls"
+CALL_REF = ROOT / "bench" / "data" / "auto_repairs_40.reference.json"
 CACHE = ROOT / "var" / "asr_eval"
 
 
@@ -43,6 +45,18 @@ def split_of(clip_id: str) -> str:
 
 def clips() -> list[dict]:
     out = []
+    ref = json.loads(CALL_REF.read_text())
+    for ch, name in (("agent", "agent"), ("customer", "caller")):
+        out.append(
+            {
+                "id": f"call_{ch}",
+                "path": str(CALL / f"auto_repairs_40_{name}.wav"),
+                "channel": None,
+                "lang": "en",
+                "ref": " ".join(ref["channels"][ch]),
+                "set": "shared",
+            }
+        )
     for r in json.loads((SPEECH / "refs.json").read_text()):
         out.append({**r, "path": str(SPEECH / r["file"]), "set": "shared"})
     for r in json.loads((MAGIC / "refs.json").read_text()):
@@ -50,7 +64,7 @@ def clips() -> list[dict]:
     return out
 
 
-async def run(tag: str, vocab: str | None) -> None:
+async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
     from pipeline.asr.cli import _load
 
     overrides: dict = {}
@@ -71,6 +85,8 @@ async def run(tag: str, vocab: str | None) -> None:
     result = {}
     try:
         for c in clips():
+            if only and not c["id"].startswith(only):
+                continue
             data, rate = sf.read(c["path"], dtype="float32", always_2d=True)
             audio = AudioFile(c["id"], int(rate), {"agent": data[:, c["channel"] or 0]})
             await feed_file(tr, audio, c["lang"])
@@ -91,13 +107,16 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("--tag", required=True)
     r.add_argument("--vocab", default=None)
+    r.add_argument("--only", default=None, help="only clips whose id starts with this")
     s = sub.add_parser("score")
     s.add_argument("tags", nargs="+")
     s.add_argument("--correct", default=None, help="vocabulary file: apply post-correction to each tag")
-    s.add_argument("--show-held-out", action="store_true", help="list changes on held-out clips too (report only)")
+    s.add_argument(
+        "--show-held-out", action="store_true", help="list changes on held-out clips too (report only)"
+    )
     args = p.parse_args()
     if args.cmd == "run":
-        asyncio.run(run(args.tag, args.vocab))
+        asyncio.run(run(args.tag, args.vocab, args.only))
         return 0
     return score(args.tags, args.correct, args.show_held_out)
 
@@ -128,10 +147,14 @@ def score(tags: list[str], correct: str | None, show_held_out: bool = False) -> 
     hyps_by_tag: dict[str, dict[str, str]] = {}
     for tag in tags:
         hyps = json.loads((CACHE / f"{tag}.json").read_text())
+        extra = CACHE / f"{tag}_call.json"  # the sample call, run separately (--only call)
+        if extra.is_file():
+            hyps.update(json.loads(extra.read_text()))
         hyps_by_tag[tag] = hyps
         if correct:
             hyps_by_tag[tag + "+corr"] = {
-                k: (corrector.correct(v) if refs.get(k, {}).get("lang") == "zh" else v) for k, v in hyps.items()
+                k: (corrector.correct(v) if refs.get(k, {}).get("lang") == "zh" else v)
+                for k, v in hyps.items()
             }
     names = list(hyps_by_tag)
     rows: dict[str, dict[str, ErrorRate]] = {}
@@ -139,7 +162,9 @@ def score(tags: list[str], correct: str | None, show_held_out: bool = False) -> 
     term_err: dict[str, dict[str, list[int]]] = {}
     for tag, hyps in hyps_by_tag.items():
         for cid, c in refs.items():
-            hyp = hyps.get(cid, "")
+            if cid not in hyps:
+                continue  # not run for this tag (e.g. the sample call)
+            hyp = hyps[cid]
             er = error_rate(c["ref"], hyp, c["lang"])
             rows.setdefault(cid, {})[tag] = er
             part = c["set"] if c["set"] != "shared" else "shared"
@@ -159,14 +184,26 @@ def score(tags: list[str], correct: str | None, show_held_out: bool = False) -> 
     for cid, c in refs.items():
         if c["set"] == "shared":
             m = "CER" if c["lang"] == "zh" else "WER"
-            print(f"| {cid} ({m}) | " + " | ".join(f"{rows[cid][t].rate:.1%}" for t in names) + " |")
+            cells = [f"{rows[cid][t].rate:.1%}" if t in rows.get(cid, {}) else "-" for t in names]
+            print(f"| {cid} ({m}) | " + " | ".join(cells) + " |")
     for part in ("tuning", "held_out", "all"):
-        print(f"| zh_magicdata {part} (CER) | " + " | ".join(f"{totals[t][part].rate:.1%}" for t in names) + " |")
+        print(
+            f"| zh_magicdata {part} (CER) | "
+            + " | ".join(f"{totals[t][part].rate:.1%}" for t in names)
+            + " |"
+        )
     print("\ndomain terms (zh): occurrences in references / missed / inserted")
     for tag in names:
-        print(f"  {tag}: " + "; ".join(f"{p} {v[0]}/{v[1]}/{v[2]}" for p, v in sorted(term_err.get(tag, {}).items())))
+        print(
+            f"  {tag}: "
+            + "; ".join(f"{p} {v[0]}/{v[1]}/{v[2]}" for p, v in sorted(term_err.get(tag, {}).items()))
+        )
     if correct:
-        print("\npost-correction changes (tuning + shared clips" + (", held-out" if show_held_out else "") + "):")
+        print(
+            "\npost-correction changes (tuning + shared clips"
+            + (", held-out" if show_held_out else "")
+            + "):"
+        )
         for tag in tags:
             for cid, hyp in hyps_by_tag[tag].items():
                 if refs.get(cid, {}).get("lang") != "zh":

@@ -28,7 +28,9 @@ class DomainBias:
         prompt: bool = True,
         correct: bool = True,
         reload_s: float = 5.0,
+        prompt_languages: tuple[str, ...] = ("zh", "en"),
     ) -> None:
+        self.prompt_languages = prompt_languages
         self._source = source
         self.reload_s = reload_s
         self._next_check = time.monotonic() + reload_s
@@ -53,9 +55,9 @@ class DomainBias:
 
     def prompt(self, language: str) -> str:
         self.maybe_reload()
-        if not self.use_prompt or self.prompt_terms <= 0:
+        if not self.use_prompt or language.split("-")[0] not in self.prompt_languages:
             return ""
-        return self.vocabulary.prompt(language, self.prompt_terms)
+        return self.vocabulary.prompt(language, max(0, self.prompt_terms))  # 0: the lead text alone
 
     def corrector(self) -> Corrector:
         vocab = self.vocabulary

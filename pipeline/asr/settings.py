@@ -81,6 +81,11 @@ class AsrSettings(CommonSettings):
     )
     asr_bias_prompt: bool = Field(True, description="Put the first vocabulary terms into the decoder prompt.")
     asr_bias_prompt_terms: int = Field(40, description="How many terms (per language) the decoder prompt holds.")
+    asr_bias_prompt_languages: str = Field(
+        "en",
+        description="Languages whose decoder gets the vocabulary prompt: measured, the Mandarin prompt made "
+        "shared zh clips worse (docs/asr.md), the English one helped.",
+    )
     asr_bias_correction: bool = Field(True, description="Pinyin post-correction of Mandarin onto vocabulary terms.")
     asr_vocab_reload_s: float = Field(5.0, description="How often the vocabulary files are checked for changes.")
     # -- worker --------------------------------------------------------------------------
@@ -142,6 +147,7 @@ class AsrSettings(CommonSettings):
             prompt=self.asr_bias_prompt,
             correct=self.asr_bias_correction,
             reload_s=self.asr_vocab_reload_s,
+            prompt_languages=tuple(x.strip() for x in self.asr_bias_prompt_languages.split(",") if x.strip()),
         )
 
     def model_cache_dir(self) -> Path:

@@ -43,7 +43,7 @@ class Vocabulary:
         lead = self.prompt_lead.get(lang, "")
         if not terms:
             return lead
-        sep = "、" if lang == "zh" else ", "
+        sep = "，" if lang == "zh" else ", "
         end = "。" if lang == "zh" else "."
         return f"{lead}{' ' if lead and lang != 'zh' else ''}{sep.join(terms)}{end}"
 
@@ -76,8 +76,11 @@ def read_vocab_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str], l
     terms = _per_language(data.get("terms"), f"{path}: terms")
     if not any(terms.values()):
         raise FileFormatError(f"{path}: no terms")
-    return terms, dict(lead), _strings(data.get("no_correct"), f"{path}: no_correct"), content_version(
-        str(data.get("version", "0")), raw
+    return (
+        terms,
+        dict(lead),
+        _strings(data.get("no_correct"), f"{path}: no_correct"),
+        content_version(str(data.get("version", "0")), raw),
     )
 
 

@@ -79,8 +79,11 @@ def test_bundled_vocabulary_kb_and_rules_feed_the_terms():
     assert not forbidden & set(zh)  # forbidden rule phrases never bias the decoder
     assert "free look period" in v.terms_for("en")
     prompt = v.prompt("zh", 3)
-    assert prompt == "保险银行客服通话。犹豫期、退保、投保。"
-    assert v.prompt("en", 2) == "Insurance and banking customer service call. free look period, cooling-off period."
+    assert prompt == "保险银行客服通话。犹豫期，退保，投保。"
+    assert (
+        v.prompt("en", 2)
+        == "Insurance and banking customer service call. free look period, cooling-off period."
+    )
 
 
 def test_rule_terms_take_required_and_ordering_phrases_only(tmp_path: Path):
@@ -120,14 +123,22 @@ def test_bias_switches_and_english_untouched():
     assert DomainBias(v, prompt=False).prompt("zh") == ""
     assert DomainBias(v, correct=False).correct_text("在尤域期内", "zh") == "在尤域期内"
     assert DomainBias(v).correct_words(["hello"], "en") == ["hello"]
+    en_only = DomainBias(v, prompt_languages=("en",))
+    assert en_only.prompt("zh") == "" and en_only.prompt("en").startswith("Insurance and banking")
+    assert DomainBias(v, prompt_terms=0).prompt("zh") == "保险银行客服通话。"  # lead text alone
 
 
 def test_settings_and_cli_vocab(tmp_path: Path):
     assert AsrSettings().vocab_paths() == [DEFAULT_VOCAB]
     assert AsrSettings(asr_vocab_files="").domain_bias() is None
-    s = AsrSettings(asr_vocab_files=str(DEFAULT_VOCAB), asr_bias_prompt_terms=2)
+    bias = AsrSettings().domain_bias()
+    assert bias is not None and bias.prompt("zh") == "" and bias.prompt("en")  # measured default: en only
+    assert bias.correct_text("在尤域期内", "zh") == "在犹豫期内"
+    s = AsrSettings(
+        asr_vocab_files=str(DEFAULT_VOCAB), asr_bias_prompt_terms=2, asr_bias_prompt_languages="zh,en"
+    )
     bias = s.domain_bias()
-    assert bias is not None and bias.prompt("zh").endswith("犹豫期、退保。")
+    assert bias is not None and bias.prompt("zh").endswith("犹豫期，退保。")
     from pipeline.asr.cli import main
 
     assert main(["transcribe", "--vocab", str(tmp_path / "missing.yaml"), str(tmp_path / "x.wav")]) == 1

@@ -68,7 +68,11 @@ def test_rules_and_transcripts_share_the_number_and_script_convention():
     for rule_phrase in ("卡号是6222021234", "卡號是六二二二零二一二三四"):
         assert normalize(rule_phrase).text in normalize(transcript).text
     assert normalize("隨著").text == normalize_text("随着", "zh")
-    assert normalize("一年返两千四百").text == normalize(normalize_text("一年返兩千四百", "zh")).text == "一年返2400"
+    assert (
+        normalize("一年返两千四百").text
+        == normalize(normalize_text("一年返兩千四百", "zh")).text
+        == "一年返2400"
+    )
 
 
 def test_helpers_are_one_for_one():
