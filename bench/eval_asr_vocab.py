@@ -67,9 +67,7 @@ def clips() -> list[dict]:
 async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
     from pipeline.asr.cli import _load
 
-    overrides: dict = {}
-    if vocab:
-        overrides["asr_vocab_files"] = vocab
+    overrides: dict = {"asr_vocab_files": vocab or ""}  # no --vocab: no biasing at all (the "before")
     settings = AsrSettings(**overrides)
     engine, vad_factory = _load(settings)
     cfg = settings.transcriber_config(engine.device, partials=False)

@@ -73,21 +73,31 @@ class AsrSettings(CommonSettings):
         description="Comma-separated per-queue vocabulary files (YAML); '' = no domain biasing at all.",
     )
     asr_vocab_kb_path: Path | None = Field(
-        DATA_DIR / "kb.yaml", description="Knowledge base whose keywords join the vocabulary (None: not used)."
+        DATA_DIR / "kb.yaml",
+        description="Knowledge base whose keywords join the vocabulary (None: not used).",
     )
     asr_vocab_rules_path: Path | None = Field(
         DATA_DIR / "rules.yaml",
         description="Rule file whose required/ordering phrases join the vocabulary (never forbidden ones).",
     )
-    asr_bias_prompt: bool = Field(True, description="Put the first vocabulary terms into the decoder prompt.")
-    asr_bias_prompt_terms: int = Field(40, description="How many terms (per language) the decoder prompt holds.")
-    asr_bias_prompt_languages: str = Field(
-        "en",
-        description="Languages whose decoder gets the vocabulary prompt: measured, the Mandarin prompt made "
-        "shared zh clips worse (docs/asr.md), the English one helped.",
+    asr_bias_prompt: bool = Field(
+        False,
+        description="Put the vocabulary into the decoder prompt. Off: measured, every prompt variant made a "
+        "shared clip worse by more than 1 point (docs/asr.md); post-correction is what helps.",
     )
-    asr_bias_correction: bool = Field(True, description="Pinyin post-correction of Mandarin onto vocabulary terms.")
-    asr_vocab_reload_s: float = Field(5.0, description="How often the vocabulary files are checked for changes.")
+    asr_bias_prompt_terms: int = Field(
+        40, description="How many terms (per language) the decoder prompt holds."
+    )
+    asr_bias_prompt_languages: str = Field(
+        "zh,en",
+        description="Languages whose decoder gets the vocabulary prompt (when ASR_BIAS_PROMPT is on).",
+    )
+    asr_bias_correction: bool = Field(
+        True, description="Pinyin post-correction of Mandarin onto vocabulary terms."
+    )
+    asr_vocab_reload_s: float = Field(
+        5.0, description="How often the vocabulary files are checked for changes."
+    )
     # -- worker --------------------------------------------------------------------------
     asr_group_id: str = "callassist-asr"
     topic_asr_checkpoints: str = Field(

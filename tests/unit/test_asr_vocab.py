@@ -132,10 +132,10 @@ def test_settings_and_cli_vocab(tmp_path: Path):
     assert AsrSettings().vocab_paths() == [DEFAULT_VOCAB]
     assert AsrSettings(asr_vocab_files="").domain_bias() is None
     bias = AsrSettings().domain_bias()
-    assert bias is not None and bias.prompt("zh") == "" and bias.prompt("en")  # measured default: en only
+    assert bias is not None and bias.prompt("zh") == bias.prompt("en") == ""  # measured default: no prompt
     assert bias.correct_text("在尤域期内", "zh") == "在犹豫期内"
     s = AsrSettings(
-        asr_vocab_files=str(DEFAULT_VOCAB), asr_bias_prompt_terms=2, asr_bias_prompt_languages="zh,en"
+        asr_vocab_files=str(DEFAULT_VOCAB), asr_bias_prompt=True, asr_bias_prompt_terms=2
     )
     bias = s.domain_bias()
     assert bias is not None and bias.prompt("zh").endswith("犹豫期，退保。")
