@@ -66,6 +66,11 @@ class DomainBias:
                 self._corrector = (vocab.version, Corrector(vocab.terms_for("zh"), vocab.no_correct))
             return self._corrector[1]
 
+    def warm_up(self) -> None:
+        """Build the corrector and load jieba/pypinyin now, not on the first final (~1 s)."""
+        if self.use_correction:
+            self.corrector().correct("预热")
+
     def correct_text(self, text: str, language: str) -> str:
         if not self.use_correction or not is_chinese(language):
             return text

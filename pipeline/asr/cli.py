@@ -72,6 +72,8 @@ def _load(settings):
         engine = WhisperEngine(settings.engine_config()).load()
     except (ModelError, ValueError) as exc:
         raise SystemExit(f"callassist asr: {exc}") from exc
+    if bias is not None:
+        bias.warm_up()
     engine.set_bias(bias)
     vad_model = shared_model().load()
     return engine, lambda: StreamingVad(vad_model)

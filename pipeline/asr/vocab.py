@@ -145,9 +145,9 @@ class VocabularySource:
     def __init__(self, vocab_files: Sequence[Path], kb_file: Path | None, rules_file: Path | None) -> None:
         self._args = (list(vocab_files), kb_file, rules_file)
         self._files = [*vocab_files, *(p for p in (kb_file, rules_file) if p is not None)]
+        self._current = build_vocabulary(*self._args)  # the first build must succeed (clear error)
         # One ReloadingFile per file only to notice changes; the vocabulary is built from all.
         self._watch = [ReloadingFile(p, lambda path: path.stat().st_mtime_ns) for p in self._files]
-        self._current = build_vocabulary(*self._args)  # the first build must succeed
         self.last_error = ""
 
     @property

@@ -142,3 +142,10 @@ def test_settings_and_cli_vocab(tmp_path: Path):
     from pipeline.asr.cli import main
 
     assert main(["transcribe", "--vocab", str(tmp_path / "missing.yaml"), str(tmp_path / "x.wav")]) == 1
+
+
+def test_missing_kb_or_vocab_file_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(FileFormatError, match="cannot read"):
+        VocabularySource([DEFAULT_VOCAB], tmp_path / "no-kb.yaml", None)
+    with pytest.raises(FileFormatError, match="cannot read"):
+        AsrSettings(asr_vocab_files=str(tmp_path / "none.yaml")).domain_bias()
