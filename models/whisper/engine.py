@@ -30,10 +30,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from models.whisper import filters, text
+from models.whisper import tokens as tokbytes
 from models.whisper.resolve import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,19 @@ class DecodeResult:
     raw_text: str = ""  # what the model said before normalisation and filtering
 
 
+class TextBias(Protocol):
+    """Domain biasing (pipeline.asr.bias): a decoder prompt and a post-correction."""
+
+    def prompt(self, language: str) -> str: ...
+
+    def correct_text(self, text: str, language: str) -> str: ...
+
+    def correct_words(self, words: list[str], language: str) -> list[str]: ...
+
+
+MAX_PROMPT_TOKENS = 223  # Whisper's limit for previous-text context (n_text_ctx // 2 - 1)
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -104,6 +119,13 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     if compute_type != "auto":
         return compute_type
     return "float16" if device == "cuda" else "int8"
+
+
+def english_only(model_name: str, is_multilingual: bool) -> bool:
+    """English-only Whisper ("tiny.en", "base.en", a "...-base.en-ct2" dir): by the model's
+    vocabulary (CTranslate2 reports it) or, for a converted dir, by its ".en" name."""
+    name = model_name.lower().rstrip("/")
+    return not is_multilingual or name.endswith(".en") or ".en-" in name
 
 
 class WhisperEngine:
@@ -122,6 +144,9 @@ class WhisperEngine:
         self._model = None  # faster_whisper.WhisperModel
         self._lock = threading.Lock()  # CTranslate2 calls from several executor threads queue here
         self._tokenizers: dict[str | None, object] = {}
+        self.multilingual = True  # set by load(): False for English-only (".en") models
+        self.bias: TextBias | None = None  # set_bias(): domain prompt + post-correction
+        self._prompt_cache: dict[str, list[int]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def load(self) -> WhisperEngine:
@@ -142,7 +167,8 @@ class WhisperEngine:
             cpu_threads=threads,
             num_workers=1,
         )
-        if not model.model.is_multilingual and any(lang != "en" for lang in self.config.languages):
+        self.multilingual = not english_only(self.resolved.name, model.model.is_multilingual)
+        if not self.multilingual and any(lang != "en" for lang in self.config.languages):
             raise ValueError(
                 f"model {self.resolved.name} is English-only but languages={self.config.languages}"
             )
@@ -157,6 +183,10 @@ class WhisperEngine:
         )
         return self
 
+    def set_bias(self, bias: TextBias | None) -> None:
+        """Install (or remove) domain biasing; takes effect from the next decode."""
+        self.bias = bias
+
     @property
     def loaded(self) -> bool:
         return self._model is not None
@@ -167,7 +197,12 @@ class WhisperEngine:
         tok = self._tokenizers.get(language)
         if tok is None:
             assert self._model is not None
-            tok = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=language)
+            # An English-only model has no language/task tokens: its prompt is <|sot|> alone
+            # (a multilingual prompt there loses capitalisation and punctuation).
+            if self.multilingual:
+                tok = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=language)
+            else:
+                tok = Tokenizer(self._model.hf_tokenizer, False)
             self._tokenizers[language] = tok
         return tok
 
@@ -223,10 +258,12 @@ class WhisperEngine:
 
         language = reqs[0].language
         language_probability = 1.0
+        if language is None and not self.multilingual:
+            language = "en"
         if language is None:  # single request (see decode())
             language, language_probability = self._detect(encoder_output)
         tok = self._tokenizer(language)
-        prompt = [*tok.sot_sequence, tok.no_timestamps]
+        prompt = self._prompt(tok, self._context_tokens(tok, language))
         longest = max(len(r.audio) for r in reqs) / SAMPLE_RATE
         max_new = int(10 + TOKENS_PER_SECOND_CAP * longest)
         max_length = min(model.max_length, len(prompt) + max_new)
@@ -248,7 +285,7 @@ class WhisperEngine:
 
         out = []
         for req, g, tokens, words in zip(reqs, gen, token_lists, aligned, strict=True):
-            raw = tok.decode(tokens)
+            raw = self._clean_decode(tok, tokens)
             seq_len = len(g.sequences_ids[0])
             avg_logprob = g.scores[0] * (seq_len**1.0) / (seq_len + 1)
             duration = len(req.audio) / SAMPLE_RATE
@@ -265,6 +302,35 @@ class WhisperEngine:
             )
             out.append(self._postprocess(res, req.speech_ratio))
         return out
+
+    @staticmethod
+    def _prompt(tok, context: Sequence[int] = ()) -> list[int]:
+        """Decoder start: [<|startofprev|> context] <|sot|> [<|lang|> <|transcribe|>] <|notimestamps|>.
+
+        The context is the domain prompt (what faster-whisper calls ``initial_prompt`` or
+        ``hotwords``: both are text after <|startofprev|>); never the call's previous text."""
+        head = [tok.sot_prev, *context] if context else []
+        return [*head, *tok.sot_sequence, tok.no_timestamps]
+
+    def _context_tokens(self, tok, language: str) -> list[int]:
+        text_ = self.bias.prompt(language).strip() if self.bias is not None else ""
+        if not text_:
+            return []
+        ids = self._prompt_cache.get(text_)
+        if ids is None:
+            ids = tok.encode(" " + text_)[-MAX_PROMPT_TOKENS:]
+            if len(self._prompt_cache) > 16:
+                self._prompt_cache.clear()
+            self._prompt_cache[text_] = ids
+        return ids
+
+    @staticmethod
+    def _token_bytes(tok, ids: Sequence[int]) -> list[bytes]:
+        return tokbytes.token_bytes([tok.tokenizer.id_to_token(t) or "" for t in ids])
+
+    def _clean_decode(self, tok, ids: Sequence[int]) -> str:
+        # Not tok.decode(): it prints U+FFFD for bytes that form no character.
+        return tokbytes.clean_decode(b"".join(self._token_bytes(tok, ids)))
 
     def _detect(self, encoder_output) -> tuple[str, float]:
         assert self._model is not None
@@ -292,27 +358,38 @@ class WhisperEngine:
                 continue
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = n * HOP / SAMPLE_RATE
+            timed = [w for w in alignment if w["tokens"]]
+            # Words end where the aligner split the tokens, which can be inside a character
+            # (or on bytes that form none): merge them up to the next character boundary.
+            groups = [[t for t in w["tokens"] if t < tok.eot] for w in timed]
+            runs = tokbytes.group_at_boundaries(
+                self._token_bytes(tok, [t for g in groups for t in g]), [len(g) for g in groups]
+            )
             words = []
-            for w in alignment:
-                if not w["word"]:
-                    continue
-                start = float(min(max(w["start"], 0.0), limit))
-                end = float(min(max(w["end"], start), limit))
+            for first, last, word_text in runs:
+                span = timed[first : last + 1]
+                start = float(min(max(span[0]["start"], 0.0), limit))
+                end = float(min(max(span[-1]["end"], start), limit))
                 words.append(
                     Word(
                         start=round(start, 3),
                         end=round(end, 3),
-                        text=w["word"],
-                        probability=float(w["probability"]),
+                        text=word_text,
+                        probability=float(np.mean([w["probability"] for w in span])),
                     )
                 )
             out.append(words)
         return out
 
     def _postprocess(self, res: DecodeResult, speech_ratio: float) -> DecodeResult:
-        res.words = [
-            Word(w.start, w.end, text.normalize_word(w.text, res.language), w.probability) for w in res.words
-        ]
+        cleaned = text.normalize_words([w.text for w in res.words], res.language)
+        words: list[Word] = []
+        for w, t in zip(res.words, cleaned, strict=True):
+            if t:
+                words.append(Word(w.start, w.end, t, w.probability))
+            elif words:  # used up by a number written in digits (两千|四百 -> 2400): one word
+                words[-1].end = max(words[-1].end, w.end)
+        res.words = words
         res.text = text.normalize_text(res.text, res.language)
         res.words, res.text = filters.collapse_repetitions(
             res.words, res.text, res.language, self.config.filters
@@ -320,4 +397,9 @@ class WhisperEngine:
         res.dropped = filters.hallucination_reason(res, self.config.filters, speech_ratio)
         if res.dropped:
             res.text, res.words = "", []
+        elif self.bias is not None:
+            # one-for-one replacements: word timings stay where they were
+            fixed = self.bias.correct_words([w.text for w in res.words], res.language)
+            res.words = [Word(w.start, w.end, t, w.probability) for w, t in zip(res.words, fixed, strict=True)]
+            res.text = self.bias.correct_text(res.text, res.language)
         return res

@@ -2,7 +2,10 @@
 
 English: word error rate after lower-casing and dropping punctuation.  Mandarin: character
 error rate after converting both sides to Simplified characters and dropping punctuation
-and spaces (../shared/data/speech/README.md).  No number or spelling normalisation, so
+and spaces (../shared/data/speech/README.md), with numbers written the way transcripts
+write them, as digits, on both sides (:func:`models.whisper.text.spoken_digits_to_ascii`,
+:func:`models.whisper.numbers.numerals_to_digits`: reference 两千四百九十九 vs Whisper 2499 is
+no error).  No other number or spelling normalisation, so
 "press 1" against "press one" counts as an error: the figures are conservative.  Hesitation
 fillers ("um", "uh", ...) are dropped from both sides, as Whisper's own English normaliser
 does: Whisper rarely writes them and they carry no content.
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from models.whisper.text import is_chinese, to_simplified
+from models.whisper.numbers import numerals_to_digits
+from models.whisper.text import is_chinese, spoken_digits_to_ascii, to_simplified
 
 _PUNCT_CATEGORIES = ("P", "S")  # punctuation and symbols
 
@@ -36,7 +40,7 @@ def words_for_wer(s: str) -> list[str]:
 
 
 def chars_for_cer(s: str) -> list[str]:
-    s = to_simplified(unicodedata.normalize("NFKC", s))
+    s = numerals_to_digits(spoken_digits_to_ascii(to_simplified(unicodedata.normalize("NFKC", s))))
     return [c for c in _strip_punct(s) if not c.isspace()]
 
 

@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
         "--mono-channel", default="agent", choices=("agent", "customer"), help="channel name of mono files"
     )
     t.add_argument("--words", action="store_true", help="include word timings")
+    t.add_argument(
+        "--vocab",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="domain vocabulary file (YAML, repeatable); replaces CALLASSIST_ASR_VOCAB_FILES",
+    )
+    t.add_argument("--no-vocab", action="store_true", help="no domain biasing (no prompt, no correction)")
     sub.add_parser("model", help="assemble and verify the configured model; print its directory")
     return p
 
@@ -59,10 +67,14 @@ def _load(settings):
     from models.whisper.resolve import ModelError
     from models.whisper.vad import StreamingVad, shared_model
 
-    try:
+    try:  # FileFormatError (a broken vocabulary file) is a ValueError: fail at start
+        bias = settings.domain_bias()
         engine = WhisperEngine(settings.engine_config()).load()
     except (ModelError, ValueError) as exc:
         raise SystemExit(f"callassist asr: {exc}") from exc
+    if bias is not None:
+        bias.warm_up()
+    engine.set_bias(bias)
     vad_model = shared_model().load()
     return engine, lambda: StreamingVad(vad_model)
 
@@ -82,6 +94,14 @@ def _model(settings) -> int:
 def _transcribe(settings, args) -> int:
     from pipeline.asr.offline import AudioFileError, read_audio, segment_json, transcribe_files
 
+    if args.no_vocab:
+        settings = settings.model_copy(update={"asr_vocab_files": ""})
+    elif args.vocab:
+        missing = [p for p in args.vocab if not p.is_file()]
+        if missing:
+            print(f"callassist asr: {missing[0]}: no such vocabulary file", file=sys.stderr)
+            return 1
+        settings = settings.model_copy(update={"asr_vocab_files": ",".join(str(p) for p in args.vocab)})
     if args.language and args.language not in settings.languages():
         print(f"callassist asr: --language must be one of {settings.languages()}", file=sys.stderr)
         return 2

@@ -21,20 +21,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import jieba
-import opencc
 from pypinyin import Style, lazy_pinyin
 
-_T2S = opencc.OpenCC("t2s")
-jieba.setLogLevel(logging.WARNING)
+# One convention for transcripts and matching: the same Simplified conversion (OpenCC,
+# loaded lazily on first use) and the same digit-string rule as the ASR output.
+from models.whisper.numbers import find_numerals
+from models.whisper.text import spoken_digits_to_ascii, to_simplified
 
-_CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
-              "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
-_CN_DIGIT_RUN = re.compile(f"[{''.join(_CN_DIGITS)}]{{3,}}")
+jieba.setLogLevel(logging.WARNING)
 
 
 def load() -> None:
-    """Load jieba's dictionary now (it otherwise loads on first use, ~1 s)."""
+    """Load jieba's dictionary and OpenCC now (they otherwise load on first use, ~1 s)."""
     jieba.initialize()
+    to_simplified("載入")
 
 
 def is_cjk(ch: str) -> bool:
@@ -68,8 +68,10 @@ class NormText:
 
 def normalize(text: str) -> NormText:
     """Canonical form: NFKC, lower case, Simplified, punctuation -> one space,
-    no spaces between two CJK characters, runs of >= 3 Chinese digits -> ASCII digits."""
-    converted = _T2S.convert(text)
+    no spaces between two CJK characters, digit strings (>= 3 digits, 一三八 or 1三8) -> ASCII
+    digits, numerals with units -> their value (两千四百 -> 2400), exactly as
+    :func:`models.whisper.text.normalize_text` writes transcripts."""
+    converted = to_simplified(text)
     # t2s is character-for-character for almost all text; if a phrase conversion changed
     # the length we cannot map offsets, so keep the original characters instead.
     src = converted if len(converted) == len(text) else text
@@ -94,8 +96,28 @@ def normalize(text: str) -> NormText:
     ]
     s = "".join(out[k] for k in keep)
     o = [offs[k] for k in keep]
-    s = _CN_DIGIT_RUN.sub(lambda m: "".join(_CN_DIGITS[c] for c in m.group(0)), s)
+    s = spoken_digits_to_ascii(s)
+    s, o = _numerals_as_digits(s, o)
     return NormText(text, s, tuple(o))
+
+
+def _numerals_as_digits(s: str, offs: list[int]) -> tuple[str, list[int]]:
+    """两千四百 -> 2400 (as transcripts write it); the digits map to the numeral's span."""
+    matches = find_numerals(s)
+    if not matches:
+        return s, offs
+    out: list[str] = []
+    o: list[int] = []
+    pos = 0
+    for a, b, digits in matches:
+        out.append(s[pos:a])
+        o.extend(offs[pos:a])
+        out.append(digits)
+        o.extend([offs[a]] * (len(digits) - 1) + [offs[b - 1]])
+        pos = b
+    out.append(s[pos:])
+    o.extend(offs[pos:])
+    return "".join(out), o
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""One text convention for transcripts, rule/KB matching and redaction (zh and en)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from models.whisper.text import (
+    full_width_punctuation,
+    normalize_text,
+    normalize_words,
+    spoken_digits_to_ascii,
+    to_simplified,
+)
+from streams.kb.text import normalize
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("這種保險本來就有返還,一年返個三千.", "这种保险本来就有返还，一年返个3000。"),
+        ("隨著時間,您看著辦", "随着时间，您看着办"),  # particle 著 -> 着 (t2s alone keeps 著)
+        ("著名的保險公司,效果顯著", "著名的保险公司，效果显著"),  # but 著名 / 显著 stay
+        ("請問 ? 好的 !", "请问？好的！"),
+        ("我的電話是一三八零零一二三四五六", "我的电话是13800123456"),
+        ("保單號１２３４五六", "保单号123456"),  # full-width and mixed digits
+        ("收益率3.5%, 期限10:30", "收益率3.5%，期限10:30"),
+        ("十分感謝,一下就好,萬一有問題", "十分感谢，一下就好，万一有问题"),  # no numbers here
+        ("一年返個三千,參考價格兩千四百九十九", "一年返个3000，参考价格2499"),  # numerals with units
+        ("三四個人,一二", "三四个人，一二"),  # two spoken digits are not a number
+    ],
+)
+def test_mandarin_transcript_conventions(raw, expected):
+    assert normalize_text(raw, "zh") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Hello,   world. ", "Hello, world."),
+        ("Press one, or 3.5 percent; call 1,000 times!", "Press one, or 3.5 percent; call 1,000 times!"),
+        ("Café\ufffd ok", "Café ok"),
+    ],
+)
+def test_english_text_keeps_ascii_punctuation(raw, expected):
+    assert normalize_text(raw, "en") == expected
+
+
+def test_words_follow_the_same_conventions_across_word_boundaries():
+    words = ["我的", "電話", "一三", "八零", "零,", "謝謝"]
+    out = normalize_words(words, "zh")
+    assert out == ["我的", "电话", "13", "80", "0，", "谢谢"]
+    assert "".join(out) == normalize_text("".join(words), "zh")
+    # a numeral with units goes whole to the word where it starts; used-up words are empty
+    words = ["价格", "两千", "四", "百九", "十九", "左右"]
+    out = normalize_words(words, "zh")
+    assert out == ["价格", "2499", "", "", "", "左右"]
+    assert "".join(out) == normalize_text("".join(words), "zh")
+    assert normalize_words([" Hello,", " world"], "en") == [" Hello,", " world"]
+
+
+def test_rules_and_transcripts_share_the_number_and_script_convention():
+    transcript = normalize_text("您的卡號是六二二二零二一二三四", "zh")
+    for rule_phrase in ("卡号是6222021234", "卡號是六二二二零二一二三四"):
+        assert normalize(rule_phrase).text in normalize(transcript).text
+    assert normalize("隨著").text == normalize_text("随着", "zh")
+    assert (
+        normalize("一年返两千四百").text
+        == normalize(normalize_text("一年返兩千四百", "zh")).text
+        == "一年返2400"
+    )
+
+
+def test_helpers_are_one_for_one():
+    for s in ("一三八零零", "电话1三8", "你好,世界.", "A,b"):
+        assert len(spoken_digits_to_ascii(s)) == len(s)
+        assert len(full_width_punctuation(s)) == len(s)
+    assert to_simplified("") == ""
+
+
+def test_opencc_is_not_loaded_at_import():
+    code = "import sys, streams.kb.text, models.whisper.text; print('opencc' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
