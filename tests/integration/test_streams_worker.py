@@ -193,7 +193,9 @@ async def test_worker_turns_transcripts_into_alerts_suggestions_and_a_scored_cal
         # the customer's words (车祸/撞了, then 退保) also update the fused customer state
         [emo] = [e for e in bus.got["assist_emotion"] if e.at == 11.0]  # the voice window
         assert (emo.state, emo.channel, emo.trend) == ("angry", "customer", "steady")
-        last = bus.got["assist_emotion"][-1]
+        # assist.emotion and assist.suggestions are separate topics: wait for the words' update itself
+        await bus.wait_for(lambda: any("退保" in "".join(e.reasons) for e in bus.got["assist_emotion"]), within=30)
+        last = next(e for e in bus.got["assist_emotion"] if "退保" in "".join(e.reasons))
         assert last.customer_state == "agitated" and last.reasons[0] == "voice agitated" and "退保" in last.reasons[1]
         # the angry caller with a claim got "care first" on the emotion window already
         assert [x.suggestion_id.rsplit(":", 1)[1] for x in bus.got["suggestions"] if x.kind == "strategy"] == [
