@@ -84,6 +84,16 @@ def _lang(text: str, declared: str, fallback: str) -> str:
     return fallback or "en"
 
 
+def _words_end(seg: Segment, keywords: list[str]) -> float:
+    """Call time at which the last matched keyword ends in the segment (else the segment's end)."""
+    low, ends = seg.text.lower(), []
+    for kw in keywords:
+        i = low.find(kw.lower())
+        if i >= 0:
+            ends.append(seg.time_of(i, i + len(kw))[1])
+    return max(ends) if ends else seg.end
+
+
 class Assistant:
     """Knowledge base + compliance + strategy + risk for calls, one input at a time."""
 
@@ -254,6 +264,7 @@ class Assistant:
             "kb_version": index.version,
             "language": lang,
             "source_produced_at": seg.produced_at,
+            "evidence_end": _words_end(seg, top.keywords),
         }
 
     @staticmethod

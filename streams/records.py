@@ -153,6 +153,7 @@ class Suggestion(_Base):
     matched: list[str] = []  # noqa: RUF012  (keywords / trigger question / conditions that matched)
     why: str = ""  # why it fired, in words: matched terms / intent, confidence, emotion evidence
     provisional: bool = False  # pushed from stable partial text (never retracted: no flicker)
+    evidence_end: float = 0.0  # call time at which the matched words end (the bench measures from it)
     v: int = SCHEMA_VERSION
 
 
