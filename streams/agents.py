@@ -162,6 +162,9 @@ class StreamsWorker:
             self.metrics.records.labels(kind, "malformed").inc()
             log.warning("skipping malformed record on %s[%d]: %s", topic, partition, exc)
             return
+        if kind == "transcripts" and not rec.is_final and not self.settings.streams_match_partials:
+            self.metrics.records.labels(kind, "partial").inc()  # switched off: finals only
+            return
         call_id = rec.call_id
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
