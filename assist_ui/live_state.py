@@ -7,7 +7,8 @@ partial that arrived after its final).  Rules:
 
 - transcript segments are keyed by ``segment_id``: a later partial (same or higher
   ``revision``) replaces a partial, a final replaces a partial, nothing replaces a final;
-- alerts and suggestions are keyed by ``alert_id`` / ``suggestion_id``: first one wins;
+- alerts and suggestions are keyed by ``alert_id`` / ``suggestion_id``: first one wins, except that
+  a provisional alert (raised from partial text) is replaced once by its confirmation or retraction;
 - emotion keeps the newest state per channel (by call time ``at``) and a bounded curve;
 - call events set the owner (``agent_id``) and status; an "ended" call stays visible for
   ``ended_retention_s`` and is then evicted.
@@ -27,11 +28,12 @@ from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 
-_SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "language", "revision", "produced_at")
+_SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "language", "revision", "produced_at",
+                 "stable_len")
 _ALERT_KEYS = ("alert_id", "rule_id", "rule_kind", "severity", "channel", "message", "evidence", "evidence_start",
-               "evidence_end", "segment_id", "produced_at")
+               "evidence_end", "segment_id", "produced_at", "status", "why", "provisional", "retracted")
 _SUGGESTION_KEYS = ("suggestion_id", "kind", "intent", "title", "text", "score", "evidence", "segment_id", "links",
-                    "language", "produced_at")
+                    "language", "produced_at", "why", "provisional")
 _EMOTION_KEYS = ("channel", "state", "arousal", "trend", "probs", "at", "hints", "produced_at", "customer_state", "reasons")
 _MAX_CURVE = 2000
 _MAX_ITEMS = 500  # alerts / suggestions kept per live call
@@ -95,6 +97,8 @@ class LiveCall:
     def max_severity(self) -> str:
         best = ""
         for a in self.alerts.values():
+            if a.get("retracted"):
+                continue  # the final took it back
             if SEVERITY_RANK.get(a.get("severity", ""), 0) > SEVERITY_RANK.get(best, 0):
                 best = a["severity"]
         return best
@@ -120,7 +124,7 @@ class LiveCall:
             **self.meta(),
             "v": self.version,
             "emotion": _pick(customer, ("state", "trend", "arousal")),
-            "alerts_open": len(self.alerts),
+            "alerts_open": sum(not a.get("retracted") for a in self.alerts.values()),
             "max_severity": self.max_severity(),
             "last_alert": _pick(last_alert, ("message", "severity", "rule_id")) if last_alert else None,
             "last_speech_at": self.last_speech_at,
@@ -255,8 +259,9 @@ class LiveState:
 
     def _apply_alert(self, call: LiveCall, rec: dict[str, Any], now: float) -> Change | None:
         _require(rec, "alert_id")
-        if rec["alert_id"] in call.alerts:
-            return None
+        old = call.alerts.get(rec["alert_id"])
+        if old is not None and not (old.get("provisional") and not rec.get("provisional")):
+            return None  # a duplicate, or a late copy of the provisional alert after it was settled
         item = _pick(rec, _ALERT_KEYS)
         call.alerts[rec["alert_id"]] = item
         if len(call.alerts) > _MAX_ITEMS:

@@ -38,7 +38,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.bench_listen import KafkaTap, UiTap
-from pipeline.bench_stats import LevelResult, parse_levels, render, summarise
+from pipeline.bench_stats import LevelResult, levels_json, parse_levels, render, summarise
 from pipeline.demo import SAMPLE_CALL, Demo, DemoSettings
 from streams.broker import free_port
 from streams.settings import CommonSettings
@@ -59,6 +59,9 @@ PROBE_LINES = (
     "Well that's not my problem, talk to your bank.",
     "Go ahead, complaining won't help, the system says one charge.",
 )
+#: rules / KB whose phrases occur in the sample call's speech (phrase → alert / suggestion on real audio)
+BENCH_RULES = Path(__file__).resolve().parents[1] / "bench" / "data" / "bench_rules.yaml"
+BENCH_KB = Path(__file__).resolve().parents[1] / "bench" / "data" / "bench_kb.yaml"
 #: series summed per level from each component's /metrics (catalogue names, docs/metrics.md)
 COUNTERS = ("callassist_frames_dropped_total", "callassist_errors_total", "callassist_records_malformed_total")
 
@@ -329,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="do not add the scripted call that measures alert latency")
     p.add_argument("--kafka-only", action="store_true", help="measure at a Kafka reader even when the UI runs")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory of the results table")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write every figure per level here")
+    p.add_argument("--bundled-rules", action="store_true",
+                   help="run streams on the bundled rules/KB (no phrase→alert/suggestion figures from the call)")
     args = p.parse_args(argv)
     try:
         levels = parse_levels(args.calls)
@@ -353,7 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             "ui_port": free_port(), "ingest_port": free_port(), "data_dir": work / "var",
         })
         files = cut_sample(args.seconds, work)
-        demo = Demo(settings, work / "logs", extra_env={"CALLASSIST_ASR_MODEL_DIR": str(model_dir)})
+        env = {"CALLASSIST_ASR_MODEL_DIR": str(model_dir)}
+        if not args.bundled_rules:
+            env |= {"CALLASSIST_STREAMS_RULES_PATH": str(BENCH_RULES), "CALLASSIST_STREAMS_KB_PATH": str(BENCH_KB)}
+        demo = Demo(settings, work / "logs", extra_env=env)
         try:
             demo.start()
             bench = Bench(demo, args, files)
@@ -370,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(table, encoding="utf-8")
     print(table)
     print(f"written to {path}")
+    if args.json is not None:
+        doc = {"header": header(args, argv, bench.ui), **levels_json(results, args.word_p95, args.alert_p95)}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+        print(f"figures written to {args.json}")
     return 0
 
 

@@ -22,7 +22,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.bench_stats import Dedup, Observation, ShownUpdate, word_observations
+from pipeline.bench_stats import (
+    Dedup,
+    Observation,
+    PhraseHit,
+    ShownUpdate,
+    capture_offsets,
+    phrase_observations,
+    word_observations,
+)
 from streams.kafka_clients import make_consumer, start_client
 from streams.records import Alert, RecordDecodeError, Suggestion, TranscriptSegment, decode
 from streams.settings import CommonSettings
@@ -114,7 +122,15 @@ class KafkaTap:
         for at, s in self.seen.suggestions:
             if s.source_produced_at > 0:
                 d.add(Observation("suggestion", s.call_id, s.suggestion_id, at - s.source_produced_at))
+        hits = [PhraseHit("alert", a.call_id, a.alert_id, a.evidence_end, at) for at, a in self.seen.alerts]
+        hits += [PhraseHit("suggestion", s.call_id, s.suggestion_id, s.evidence_end, at)
+                 for at, s in self.seen.suggestions]
+        for o in phrase_observations(hits, self.capture_offsets()):
+            d.add(o)
         return d
+
+    def capture_offsets(self) -> dict[str, float]:
+        return capture_offsets(_shown(seg, at) for at, seg in self.seen.transcripts)
 
     def calls_with_final(self) -> set[str]:
         return {seg.call_id for _, seg in self.seen.transcripts if seg.is_final}
@@ -168,8 +184,16 @@ class UiTap:
         for _, seg in kafka.seen.transcripts:
             records.setdefault((seg.segment_id, seg.revision, seg.is_final), seg)
         shown: list[ShownUpdate] = []
-        alert_src = {a.alert_id: a.source_produced_at for _, a in kafka.seen.alerts}
-        sugg_src = {s.suggestion_id: s.source_produced_at for _, s in kafka.seen.suggestions}
+        alert_src: dict[str, float] = {}
+        phrase_end: dict[str, float] = {}  # alert / suggestion id -> call time its matched words end
+        for _, a in kafka.seen.alerts:
+            alert_src.setdefault(a.alert_id, a.source_produced_at)
+            phrase_end.setdefault(a.alert_id, a.evidence_end)
+        sugg_src: dict[str, float] = {}
+        for _, sg in kafka.seen.suggestions:
+            sugg_src.setdefault(sg.suggestion_id, sg.source_produced_at)
+            phrase_end.setdefault(sg.suggestion_id, sg.evidence_end)
+        hits: list[PhraseHit] = []
         d, unjoined = Dedup(), 0
         for at, msg in self.updates:
             call_id, kind, item = msg.get("call_id", ""), msg.get("kind"), msg.get("item") or {}
@@ -193,9 +217,13 @@ class UiTap:
             if ref is None:
                 unjoined += 1  # no Kafka record with that id seen
                 continue
+            if obs_kind in ("alert", "suggestion"):
+                hits.append(PhraseHit(obs_kind, call_id, key, phrase_end.get(key, 0.0), at))
             if ref <= 0:
                 continue  # the record carries no reference time (e.g. a transcript without capture time)
             d.add(Observation(obs_kind, call_id, key, at - ref))
         for o in word_observations(shown):
+            d.add(o)
+        for o in phrase_observations(hits, kafka.capture_offsets()):
             d.add(o)
         return d, unjoined

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 KINDS = ("partial", "final", "alert", "suggestion")
 WORD_KINDS = ("word", "word_final")  # per word: first text on screen / its final on screen
+# per phrase said in the call's audio: its end (capture time) → the alert / suggestion on screen
+PHRASE_KINDS = ("phrase_alert", "phrase_suggestion")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,39 @@ def word_observations(updates: Iterable[ShownUpdate]) -> list[Observation]:
             key = f"{seg_id}#w{i}"
             out.append(Observation("word", final.call_id, key, first - captured))
             out.append(Observation("word_final", final.call_id, key, final.shown_at - captured))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseHit:
+    """An alert or suggestion that reached the screen, with the call time its matched words end."""
+
+    kind: str  # "alert" | "suggestion"
+    call_id: str
+    key: str  # alert_id / suggestion_id: a provisional alert and its confirmation count once (the first)
+    phrase_end: float  # call time (Alert.evidence_end / Suggestion.evidence_end)
+    shown_at: float  # receive time (epoch s)
+
+
+def capture_offsets(updates: Iterable[ShownUpdate]) -> dict[str, float]:
+    """Per call: capture time − call time (both channels are captured in real time from one start),
+    the median over the call's transcript records that carry a capture time."""
+    by_call: dict[str, list[float]] = {}
+    for u in updates:
+        if u.audio_end_at > 0:
+            by_call.setdefault(u.call_id, []).append(u.audio_end_at - u.end)
+    return {c: percentile(v, 50) for c, v in by_call.items()}
+
+
+def phrase_observations(hits: Iterable[PhraseHit], offsets: dict[str, float]) -> list[Observation]:
+    """Phrase end (capture time) → on screen, for the calls whose audio capture times are known
+    (the probe call's scripted finals have none and are left out)."""
+    out = []
+    for h in hits:
+        off = offsets.get(h.call_id)
+        if off is None or h.phrase_end <= 0:
+            continue
+        out.append(Observation(f"phrase_{h.kind}", h.call_id, h.key, h.shown_at - (h.phrase_end + off)))
     return out
 
 
@@ -156,7 +191,7 @@ def screen_latency(latency: dict[str, LatencySummary]) -> LatencySummary | None:
 
 def summarise(observations: Iterable[Observation]) -> dict[str, LatencySummary]:
     """Per kind, plus ``text``: partials and finals together (every update of the transcript)."""
-    by_kind: dict[str, list[float]] = {k: [] for k in (*KINDS, *WORD_KINDS)}
+    by_kind: dict[str, list[float]] = {k: [] for k in (*KINDS, *WORD_KINDS, *PHRASE_KINDS)}
     for o in observations:
         by_kind.setdefault(o.kind, []).append(o.latency_s)
     by_kind["text"] = by_kind["partial"] + by_kind["final"]
@@ -185,6 +220,38 @@ def parse_levels(text: str) -> list[int]:
 
 
 # -- rendering -------------------------------------------------------------------------------
+_NONE = LatencySummary(0, math.nan, math.nan, math.nan)
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 3)
+
+
+def levels_json(levels: Sequence[LevelResult], word_p95_target: float, alert_p95_target: float) -> dict:
+    """Every figure per load level, for ``callassist bench --json PATH`` (NaN → null)."""
+    rows = []
+    for lv in levels:
+        la = lv.latency
+        screen = screen_latency(la) or la.get("text", _NONE)
+        ok, why = lv.sustained(word_p95_target, alert_p95_target)
+        row: dict = {"calls": lv.calls, "audio_s_per_call": round(lv.audio_s_per_call, 1), "wall_s": round(lv.wall_s, 1)}
+        row |= {"word_to_screen_p50_s": _num(screen.p50), "word_to_screen_p95_s": _num(screen.p95)}
+        for name, kind in (("word_to_final", "word_final"), ("phrase_to_alert", "phrase_alert"),
+                           ("phrase_to_suggestion", "phrase_suggestion"), ("partial_update", "partial"),
+                           ("final_update", "final"), ("transcript_to_alert", "alert"),
+                           ("transcript_to_suggestion", "suggestion")):
+            summ = la.get(kind, _NONE)
+            row |= {f"{name}_p50_s": _num(summ.p50), f"{name}_p95_s": _num(summ.p95), f"{name}_n": summ.n}
+        row |= {
+            "realtime": ok, "not_realtime_because": why, "max_replay_late_s": round(lv.max_replay_late_s, 2),
+            "calls_with_final": lv.expected_calls_seen, "duplicates": lv.duplicates,
+            "cpu_cores": {u.component: round(u.cpu_cores_avg, 2) for u in lv.usage},
+            "rss_peak_mb": {u.component: round(u.rss_peak_mb) for u in lv.usage},
+            "notes": list(lv.notes),
+        }
+        rows.append(row)
+    return {"levels": rows, "calls_sustained": max_sustained(levels, word_p95_target, alert_p95_target),
+            "targets": {"word_to_screen_p95_s": word_p95_target, "transcript_to_alert_p95_s": alert_p95_target}}
 def _ms(x: float) -> str:
     return "–" if math.isnan(x) else f"{x * 1000:.0f}"
 
@@ -209,22 +276,28 @@ def render(
         "word→screen: for every word of every final, the receive time of the first update (partial or final) "
         "whose text covers it − the capture time of the word's end; word→final: the same to its final. "
         "partial/final update: receive time − the capture time of the update's last word (per update). "
-        "alert/suggestion: receive time − the triggering transcript record's produced_at.",
+        "alert/suggestion: receive time − the triggering transcript record's produced_at. "
+        "phrase→alert / phrase→suggestion: receive time of the first alert (provisional or final) / "
+        "suggestion for a phrase said in the call's audio − the capture time of the end of its matched "
+        "words (ASR word timings), bench rules and KB (bench/data/bench_rules.yaml, bench_kb.yaml).",
         "",
         "| calls | audio s/call | word→screen p50 | word→screen p95 | word→final p50 | word→final p95 "
+        "| phrase→alert p50 | phrase→alert p95 | phrase→sugg p50 | phrase→sugg p95 "
         "| partial update p50 | partial update p95 | final update p50 "
         "| final update p95 | alert p50 ms | alert p95 ms | suggestion p50 ms | suggestion p95 ms "
-        "| n words/partial/final/alert/sugg | replay late s | real time |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| n words/partial/final/alert/sugg/phrase alerts/phrase sugg | replay late s | real time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for lv in levels:
         la = lv.latency
         ok, why = lv.sustained(word_p95_target, alert_p95_target)
-        counts = "/".join(str(la[k].n) if k in la else "0" for k in ("word", *KINDS))
+        counts = "/".join(str(la[k].n) if k in la else "0" for k in ("word", *KINDS, *PHRASE_KINDS))
         screen = screen_latency(la) or la["text"]
+        pa, ps = la.get("phrase_alert", _NONE), la.get("phrase_suggestion", _NONE)
         out.append(
             f"| {lv.calls} | {lv.audio_s_per_call:.0f} | {_s(screen.p50)} | {_s(screen.p95)} "
             f"| {_s(la['word_final'].p50)} | {_s(la['word_final'].p95)} "
+            f"| {_s(pa.p50)} | {_s(pa.p95)} | {_s(ps.p50)} | {_s(ps.p95)} "
             f"| {_s(la['partial'].p50)} | {_s(la['partial'].p95)} "
             f"| {_s(la['final'].p50)} | {_s(la['final'].p95)} | {_ms(la['alert'].p50)} | {_ms(la['alert'].p95)} "
             f"| {_ms(la['suggestion'].p50)} | {_ms(la['suggestion'].p95)} | {counts} | {lv.max_replay_late_s:.2f} "

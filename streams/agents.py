@@ -164,8 +164,8 @@ class StreamsWorker:
             self.metrics.records.labels(kind, "malformed").inc()
             log.warning("skipping malformed record on %s[%d]: %s", topic, partition, exc)
             return
-        if kind == "transcripts" and not rec.is_final:
-            self.metrics.records.labels(kind, "partial").inc()  # partials are for display; alerts use finals
+        if kind == "transcripts" and not rec.is_final and not self.settings.streams_match_partials:
+            self.metrics.records.labels(kind, "partial").inc()  # switched off: finals only
             return
         call_id = rec.call_id
         t0 = time.perf_counter()
@@ -180,7 +180,9 @@ class StreamsWorker:
             log.exception("skipping %s record of call %s on %s[%d]: assist failed", kind, call_id, topic, partition)
             return
         self.metrics.process.labels(kind).observe(time.perf_counter() - t0)
-        if state is None:
+        if kind == "transcripts" and not rec.is_final:
+            self.metrics.records.labels(kind, "partial").inc()  # matched on its stable prefix
+        elif state is None:
             self.metrics.records.labels(kind, "duplicate").inc()
         else:
             self.metrics.records.labels(kind, "ok").inc()
@@ -201,8 +203,13 @@ class StreamsWorker:
         if kind == "transcripts":
             seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
                           [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
-            changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
-            outs = a.on_segment(state, seg)
+            if rec.is_final:
+                changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
+                outs = a.on_segment(state, seg)
+            else:  # only a longer stable prefix changes anything
+                before = state.partials.get(seg.segment_id, {}).get("stable")
+                outs = a.on_partial(state, seg, rec.stable_len)
+                changed = state.partials.get(seg.segment_id, {}).get("stable") != before
         elif kind == "emotion":
             changed = rec.window_id not in state.seen_windows  # likewise a new window
             outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
@@ -224,6 +231,8 @@ class StreamsWorker:
             self.metrics.alerts.labels(a["severity"], a["rule_kind"]).inc()
             if a.get("source_produced_at"):
                 self.metrics.to_alert.observe(max(0.0, now - a["source_produced_at"]))
+        for a in outs.alert_updates:  # confirmed / retracted provisional alerts: same id, not a new alert
+            pending.append(await self.out["alert"].send(key=key, value=_record(Alert, a, produced_at=now).to_bytes()))
         for s in outs.suggestions:
             pending.append(
                 await self.out["suggestion"].send(key=key, value=_record(Suggestion, s, produced_at=now).to_bytes())

@@ -18,6 +18,10 @@ class StreamsSettings(CommonSettings):
     )
     streams_kb_path: Path = Field(DATA_DIR / "kb.yaml", description="Knowledge base file (reloaded when it changes).")
     streams_rules_path: Path = Field(DATA_DIR / "rules.yaml", description="Compliance rule file (reloaded when it changes).")
+    streams_match_partials: bool = Field(
+        True, description="Match the stable text of partial transcripts (provisional alerts, early suggestions); "
+        "false: finals only.",
+    )
     streams_reload_interval_s: float = Field(2.0, description="How often the KB and rule files are checked for changes.")
     streams_metrics_interval_s: float = Field(
         5.0, description="How often consumer lag and active calls are sampled into their gauges."

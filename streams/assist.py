@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from streams import risk, strategy
+from streams import provisional, risk, strategy
 from streams.callstate import CallState, EmotionPoint, Segment
 from streams.compliance.engine import AlertDraft, ComplianceEngine
 from streams.compliance.rules import load_rules
@@ -66,6 +66,8 @@ def rules_source(path: Path | str = DEFAULT_RULES) -> ReloadingFile[ComplianceEn
 @dataclass
 class Outputs:
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    # provisional alerts confirmed or retracted by their final: re-sent under the same alert_id
+    alert_updates: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     emotion: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
@@ -73,7 +75,7 @@ class Outputs:
     intents: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.alerts or self.suggestions or self.emotion or self.summary)
+        return bool(self.alerts or self.alert_updates or self.suggestions or self.emotion or self.summary)
 
 
 def _lang(text: str, declared: str, fallback: str) -> str:
@@ -82,6 +84,16 @@ def _lang(text: str, declared: str, fallback: str) -> str:
     if text:
         return "zh" if has_cjk(text) else "en"
     return fallback or "en"
+
+
+def _words_end(seg: Segment, keywords: list[str]) -> float:
+    """Call time at which the last matched keyword ends in the segment (else the segment's end)."""
+    low, ends = seg.text.lower(), []
+    for kw in keywords:
+        i = low.find(kw.lower())
+        if i >= 0:
+            ends.append(seg.time_of(i, i + len(kw))[1])
+    return max(ends) if ends else seg.end
 
 
 class Assistant:
@@ -126,6 +138,40 @@ class Assistant:
         state.summary_sent = True
         return out
 
+    def on_partial(self, state: CallState, seg: Segment, stable_len: int) -> Outputs:
+        """A partial segment: its stable prefix is matched like a final (see streams/provisional.py).
+
+        Alerts it raises are ``provisional`` until the final settles them; required phrases
+        and ordering prerequisites count as said once stable.  KB answers are pushed from it
+        too; the transcript, intents and topic stay final-only (QA keeps what was decoded whole)."""
+        out = Outputs()
+        if seg.segment_id in state.seen_segments:
+            return out  # its final is already applied: a partial delivered late
+        prev = state.partials.get(seg.segment_id, {}).get("stable", "")
+        part = provisional.stable_part(seg, stable_len, prev)
+        if part is None or not part.grew:
+            return out
+        entry = provisional.remember_partial(state.partials, seg.segment_id, seg.channel)
+        stable = part.segment
+        entry["stable"] = stable.text
+        state.advance(stable.channel, stable.end)  # the stable words are audio already heard
+        engine, index = self.rules.current, self.kb.current
+        norm = normalize(stable.text)
+        drafts = engine.on_segment(state, stable, norm)
+        out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at, provisional=True)
+        entry["alerts"] += [a["alert_id"] for a in out.alerts]
+        out.alerts += self._emit_alerts(state, engine, engine.on_time(state), seg.produced_at)
+        if stable.channel in index.kb.settings.channels and norm.text:
+            hits = index.search(stable.text, k=3, norm=norm, context=self._context(state, stable, appended=False))
+            top = hits[0] if hits and hits[0].score >= index.kb.settings.min_score else None
+            if top is not None and not top.from_context and top.entry.intent not in strategy.suppressed_intents(state):
+                lang = _lang(stable.text, stable.language, state.language)
+                sug = self._kb_suggestion(state, index, top, stable, lang)
+                sug["provisional"] = True
+                if state.add_suggestion(f"kb:{top.entry.id}", sug):
+                    out.suggestions.append(sug)
+        return out
+
     def on_segment(self, state: CallState, seg: Segment) -> Outputs:
         out = Outputs()
         if not state.add_segment(seg):
@@ -135,6 +181,13 @@ class Assistant:
         engine, index = self.rules.current, self.kb.current
         norm = normalize(seg.text)
         drafts = engine.on_segment(state, seg, norm) + engine.on_time(state)
+        pending = state.partials.pop(seg.segment_id, None)
+        if pending and pending["alerts"]:
+            finals = {d.alert_id: d.to_dict() for d in drafts if d.alert_id in pending["alerts"]}
+            out.alert_updates, retracted = provisional.settle(state.alerts, pending["alerts"], engine, norm, finals)
+            fired = state.compliance.get("fired", {})
+            for rule_id in retracted:  # a retracted alert did not fire (once_per_call may fire later)
+                fired[rule_id] = max(0, fired.get(rule_id, 0) - 1)
         out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at)
         lang = _lang(seg.text, seg.language, state.language)
         top = None
@@ -164,27 +217,7 @@ class Assistant:
             rep = index.kb.settings.repeat_after_s
             if rep and key in state.suggested and state.call_time - state.suggested[key] >= rep:
                 del state.suggested[key]
-            matched = [*top.keywords] + ([top.question] if top.question_score > 0 else [])
-            why = (f"confidence {top.score:.2f} that this is {top.entry.intent}"
-                   + (f"; keywords: {', '.join(top.keywords)}" if top.keywords else "")
-                   + (f"; closest question: \u201c{top.question}\u201d" if top.question_score > 0 else ""))
-            sug = {
-                "call_id": state.call_id,
-                "suggestion_id": f"{state.call_id}:{key}:{seg.segment_id}",
-                "kind": "kb",
-                "intent": top.entry.intent,
-                "title": top.entry.title.pick(lang),
-                "text": top.entry.answer.pick(lang),
-                "score": top.score,
-                "evidence": seg.text[:EVIDENCE_MAX_CHARS],
-                "matched": matched,
-                "why": why,
-                "segment_id": seg.segment_id,
-                "links": list(top.entry.links),
-                "kb_version": index.version,
-                "language": lang,
-                "source_produced_at": seg.produced_at,
-            }
+            sug = self._kb_suggestion(state, index, top, seg, lang)
             if state.add_suggestion(key, sug):
                 out.suggestions.append(sug)
         state.kb_version, state.rules_version = index.version, engine.version
@@ -218,13 +251,39 @@ class Assistant:
         return out
 
     @staticmethod
-    def _context(state: CallState, seg: Segment) -> str:
+    def _kb_suggestion(state: CallState, index: KBIndex, top: Any, seg: Segment, lang: str) -> dict[str, Any]:
+        key = f"kb:{top.entry.id}"
+        matched = [*top.keywords] + ([top.question] if top.question_score > 0 else [])
+        why = (f"confidence {top.score:.2f} that this is {top.entry.intent}"
+               + (f"; keywords: {', '.join(top.keywords)}" if top.keywords else "")
+               + (f"; closest question: \u201c{top.question}\u201d" if top.question_score > 0 else ""))
+        return {
+            "call_id": state.call_id,
+            "suggestion_id": f"{state.call_id}:{key}:{seg.segment_id}",
+            "kind": "kb",
+            "intent": top.entry.intent,
+            "title": top.entry.title.pick(lang),
+            "text": top.entry.answer.pick(lang),
+            "score": top.score,
+            "evidence": seg.text[:EVIDENCE_MAX_CHARS],
+            "matched": matched,
+            "why": why,
+            "segment_id": seg.segment_id,
+            "links": list(top.entry.links),
+            "kb_version": index.version,
+            "language": lang,
+            "source_produced_at": seg.produced_at,
+            "evidence_end": _words_end(seg, top.keywords),
+        }
+
+    @staticmethod
+    def _context(state: CallState, seg: Segment, appended: bool = True) -> str:
         """The utterance that set the call's current topic (its latest recognised intent),
         if recent; else the speaker's previous utterance.  Follow-up questions ("and when
         do I get the new card?") name no topic themselves."""
         if state.topic and state.call_time - state.topic["at"] <= CONTEXT_MAX_AGE_S:
             return str(state.topic["text"])
-        for s in reversed(state.segments[:-1]):
+        for s in reversed(state.segments[:-1] if appended else state.segments):
             if s["channel"] == seg.channel:
                 return s["text"] if seg.start - s["end"] <= CONTEXT_MAX_AGE_S else ""
         return ""
@@ -258,13 +317,20 @@ class Assistant:
         return [sug] if state.add_suggestion(key, sug) else []
 
     def _emit_alerts(self, state: CallState, engine: ComplianceEngine, drafts: list[AlertDraft],
-                     source_produced_at: float) -> list[dict[str, Any]]:
+                     source_produced_at: float, provisional: bool = False) -> list[dict[str, Any]]:
         out = []
+        fired = state.compliance.get("fired", {})
         for d in drafts:
             a = d.to_dict()
             a.update(call_id=state.call_id, rules_version=engine.version, source_produced_at=source_produced_at)
+            if provisional:
+                a["provisional"] = True
             if state.add_alert(a):
                 out.append(a)
+            elif fired.get(d.rule_id):
+                # the same alert again (a growing partial, or the final of a provisional one):
+                # the engine counted it as a new firing, but it is not one
+                fired[d.rule_id] -= 1
         return out
 
     def summary(self, state: CallState) -> dict[str, Any]:

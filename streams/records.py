@@ -164,6 +164,8 @@ class Suggestion(_Base):
     source_produced_at: float = 0.0  # produced_at of the transcript record that triggered it
     matched: list[str] = []  # noqa: RUF012  (keywords / trigger question / conditions that matched)
     why: str = ""  # why it fired, in words: matched terms / intent, confidence, emotion evidence
+    provisional: bool = False  # pushed from stable partial text (never retracted: no flicker)
+    evidence_end: float = 0.0  # call time at which the matched words end (the bench measures from it)
     v: int = SCHEMA_VERSION
 
 
@@ -190,6 +192,10 @@ class Alert(_Base):
     category: str = ""  # rule category, e.g. mis_selling, escalation, disclosure
     status: str = "violation"  # or "check": a low-confidence match for QA to check, not a violation
     why: str = ""  # how it fired (match method, score, phrase) in words
+    # raised from stable partial text; its final re-sends it under the same alert_id with
+    # provisional false (confirmed) or retracted true (the final no longer contains the phrase)
+    provisional: bool = False
+    retracted: bool = False
     v: int = SCHEMA_VERSION
 
 

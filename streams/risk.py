@@ -41,7 +41,8 @@ def level_of(score: float) -> str:
 def score_call(state: CallState) -> Risk:
     findings: list[tuple[float, str]] = []
     seen: dict[str, int] = {}
-    for a in sorted(state.alerts, key=lambda a: a.get("evidence_start", 0.0)):
+    live = [a for a in state.alerts if not a.get("retracted")]  # the final took a retracted one back
+    for a in sorted(live, key=lambda a: a.get("evidence_start", 0.0)):
         n = seen.get(a["rule_id"], 0)
         seen[a["rule_id"]] = n + 1
         w = SEVERITY_WEIGHT.get(a["severity"], 0.1) * (REPEAT_FACTOR**n)

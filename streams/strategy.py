@@ -97,7 +97,9 @@ def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | N
     cue_at = mem.get("cue_at")
     st, ar, tr, ev = customer_mood(state, cue_at)
     intents = recent_intents(state)
-    alert_rules = {a["rule_id"] for a in state.alerts if a.get("status") != "check"}  # violations only
+    alert_rules = {  # violations only; a retracted alert never happened
+        a["rule_id"] for a in state.alerts if a.get("status") != "check" and not a.get("retracted")
+    }
     best: StrategyHit | None = None
     for s in strategies:
         if s.id in fired or fired.intersection(s.skip_if_fired):

@@ -53,6 +53,10 @@ class AsrSettings(CommonSettings):
     asr_speech_pad_ms: int = 400
     asr_min_speech_ms: int = 200
     asr_max_utterance_s: float = 20.0
+    asr_pause_split_after_s: float = Field(
+        0.0, description="End an utterance this long at the next short pause (ASR_PAUSE_SPLIT_MS); 0 = off."
+    )
+    asr_pause_split_ms: int = 250
     # -- partials and batching -----------------------------------------------------------
     asr_partials: bool = Field(
         True, description="Emit partial transcripts (decoded only when the worker is idle)."
@@ -195,6 +199,8 @@ class AsrSettings(CommonSettings):
                     speech_pad_ms=self.asr_speech_pad_ms,
                 ),
                 max_utterance_s=self.asr_max_utterance_s,
+                pause_split_after_s=self.asr_pause_split_after_s,
+                pause_split_ms=self.asr_pause_split_ms,
                 min_speech_ms=self.asr_min_speech_ms,
                 partials=self.asr_partials if partials is None else partials,
                 partial_interval_s=self.asr_partial_interval_s,

@@ -87,6 +87,7 @@ class ChannelStream(PartialsMixin):
         self._last_partial_end = 0
         self._last_partial_clock = 0.0
         self._partial_emitted: set[int] = set()  # utterance ids with a partial on the wire
+        self._quiet_run = 0  # consecutive windows below the VAD threshold inside the open utterance
         if resume is not None:
             self.vad.restore(resume.vad_state)
             self.floor = resume.floor
@@ -177,15 +178,31 @@ class ChannelStream(PartialsMixin):
             self.open = Utterance(start=start, run_onset=k)
             self._agreement = None
             self._partial_rev = 0
+            self._quiet_run = 0
         if self.open is not None:
             self.open.windows += 1
             if p >= cfg.endpoint.threshold:
                 self.open.voiced += 1
+                self._quiet_run = 0
+            else:
+                self._quiet_run += 1
         if isinstance(ev, Offset) and self.open is not None:
             end = min(ev.silence_window * WINDOW + pad, (k + 1) * WINDOW)
             self._close(end, forced=False)
         elif self.open is not None and (k + 1) * WINDOW - self.open.start >= cfg.max_utterance_s * SR:
             self._split(k)
+        elif self.open is not None and self._at_natural_pause(k):
+            self._split_at(k - self._quiet_run // 2)
+
+    def _at_natural_pause(self, k: int) -> bool:
+        """A long utterance reached a short pause (a breath between sentences): end it there,
+        so finals come every few seconds in a long turn, at a point where no word is cut."""
+        cfg = self.config
+        assert self.open is not None
+        if not cfg.pause_split_after_s or self._quiet_run * 32 < cfg.pause_split_ms:
+            return False
+        pause_start = (k + 1 - self._quiet_run) * WINDOW
+        return pause_start - self.open.start >= cfg.pause_split_after_s * SR
 
     def _split(self, k: int) -> None:
         """Close an over-long utterance at the least speech-like window of its tail."""
@@ -196,9 +213,15 @@ class ChannelStream(PartialsMixin):
             self._probs_start,
         )
         probs = np.array([self._probs[j - self._probs_start] for j in range(lo, k + 1)], np.float32)
-        j = lo + int(len(probs) - 1 - np.argmin(probs[::-1]))  # the latest minimum
+        self._split_at(lo + int(len(probs) - 1 - np.argmin(probs[::-1])))  # the latest minimum
+
+    def _split_at(self, j: int) -> None:
+        """Close the open utterance in the middle of VAD window j; the speech goes on after it."""
+        assert self.open is not None
+        cfg = self.config
+        last = self._probs_start + len(self._probs) - 1
         cut = j * WINDOW + WINDOW // 2
-        after = probs[j - lo + 1 :]
+        after = np.array([self._probs[i - self._probs_start] for i in range(j + 1, last + 1)], np.float32)
         run_onset = self.open.run_onset
         self._close(cut, forced=True)
         self.open = Utterance(
@@ -207,6 +230,7 @@ class ChannelStream(PartialsMixin):
             windows=len(after),
             run_onset=run_onset,
         )
+        self._quiet_run = 0
 
     def _close(self, end: int, forced: bool) -> None:
         assert self.open is not None

@@ -46,6 +46,10 @@ class StreamConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     max_utterance_s: float = 20.0
     split_lookback_s: float = 6.0
+    # Natural pauses: once an utterance is this long, a pause of pause_split_ms (windows below
+    # the VAD threshold, shorter than the end-of-turn silence) ends it there.  0 = off.
+    pause_split_after_s: float = 0.0
+    pause_split_ms: int = 250
     min_speech_ms: int = 200
     partials: bool = True
     partial_min_s: float = 1.0  # no partial before this much of an utterance
@@ -63,6 +67,10 @@ class StreamConfig:
             raise ValueError("max_utterance_s must be between 2 and 29 s (Whisper sees at most 30 s)")
         if not 0.5 <= self.split_lookback_s < self.max_utterance_s:
             raise ValueError("split_lookback_s must be at least 0.5 s and below max_utterance_s")
+        if not 0.0 <= self.pause_split_after_s < self.max_utterance_s:
+            raise ValueError("pause_split_after_s must be between 0 (off) and max_utterance_s")
+        if self.pause_split_ms < 64:
+            raise ValueError("pause_split_ms must be at least 64 ms (two VAD windows)")
 
 
 @dataclass

@@ -71,6 +71,24 @@ def test_long_speech_is_split_at_the_quietest_point_before_max_length():
     assert not spans[-1][2]  # the last one is closed by silence
 
 
+def test_long_turn_ends_at_a_natural_pause_shorter_than_the_end_of_turn_silence():
+    cfg = dataclasses.replace(CFG, max_utterance_s=10.0, pause_split_after_s=3.0, pause_split_ms=250)
+    s = ChannelStream("c1", "agent", EnergyVad(), cfg)
+    # a 2 s pause-free opening, a 300 ms breath at 2 s (too early), another at 4.3 s (taken),
+    # and a 100 ms dip at 7 s (too short to be a pause)
+    audio = np.concatenate([tone(2.0), silence(0.3), tone(2.0), silence(0.3), tone(2.4), silence(0.1), tone(2.0),
+                            silence(1.0)])
+    run(s, audio, decode=False)
+    spans = [(u.start / SR, u.end / SR) for u in s.closed]
+    assert len(spans) == 2
+    assert spans[0][1] == pytest.approx(4.45, abs=0.15)  # inside the second breath
+    assert spans[1][0] == spans[0][1]  # contiguous: no audio lost at the cut
+    off = dataclasses.replace(cfg, pause_split_after_s=0.0)
+    s2 = ChannelStream("c1", "agent", EnergyVad(), off)
+    run(s2, audio, decode=False)
+    assert len(s2.closed) == 1  # off: the turn ends only at its 500 ms silence
+
+
 def test_partials_then_final_share_the_segment_id():
     s = ChannelStream("c1", "agent", EnergyVad(), CFG)
     hyps = [[" one", " two"], [" one", " two", " three"], [" one", " two", " three", " four."]]

@@ -71,3 +71,20 @@ def test_ui_updates_are_joined_with_the_kafka_records_by_segment_revision_and_al
     # the only partial on the panel covered no word of the final: both words waited for it (102.4)
     assert by_kind(d, "word") == [("word", "s1#w0", 1.9), ("word", "s1#w1", 1.4)]
     assert unjoined == 1  # the unknown segment; the suggestion without a trigger time is not measurable
+
+
+def test_phrase_latency_runs_from_the_capture_of_the_phrase_end_to_its_first_alert():
+    t = tap()  # call time t was captured at epoch 100 + t
+    prov = Alert(call_id="c1", alert_id="a2", rule_id="R", rule_kind="forbidden", severity="low", channel="agent",
+                 message="m", evidence_end=0.5, provisional=True, source_produced_at=100.9)
+    t.seen.alerts += [(101.4, prov), (103.0, Alert(**{**prov.asdict(), "provisional": False}))]
+    t.seen.suggestions.append((102.0, Suggestion(call_id="c1", suggestion_id="g2", kind="kb", intent="i", title="t",
+                                                 text="x", evidence_end=0.8, source_produced_at=101.9)))
+    d = t.observations()
+    # the provisional alert is what the agent saw first; its confirmation (same id) is not a second one
+    assert by_kind(d, "phrase_alert") == [("phrase_alert", "a2", 0.9)]
+    assert by_kind(d, "phrase_suggestion") == [("phrase_suggestion", "g2", 1.2)]
+    ui = UiTap("ws://x/ws", "token")
+    ui.updates = [(101.6, {"type": "update", "call_id": "c1", "kind": "alert", "item": {"alert_id": "a2"}})]
+    got, _ = ui.observations(t, {"c1"})
+    assert by_kind(got, "phrase_alert") == [("phrase_alert", "a2", 1.1)]

@@ -11,10 +11,15 @@ from pipeline.bench_stats import (
     LatencySummary,
     LevelResult,
     Observation,
+    PhraseHit,
     ProcessUsage,
+    ShownUpdate,
+    capture_offsets,
+    levels_json,
     max_sustained,
     parse_levels,
     percentile,
+    phrase_observations,
     render,
     summarise,
 )
@@ -110,3 +115,24 @@ def test_word_latency_counts_every_word_from_its_first_display():
     # a level is judged on per-word latency when there is one, not on the per-update figure
     lv = LevelResult(1, 10.0, 12.0, summarise([*obs, Observation("final", "c", "s1", 1.0)]), expected_calls_seen=1)
     assert lv.latency["word"].p95 > lv.latency["final"].p95
+
+
+def test_phrase_observations_use_the_call_capture_offset_and_skip_calls_without_one():
+    ups = [ShownUpdate("c", "s1", True, 10.0, 1010.2, (), 1011.0), ShownUpdate("c", "s2", False, 12.0, 1012.2, (), 1013.0),
+           ShownUpdate("probe", "p1", True, 3.0, 0.0, (), 50.0)]
+    offsets = capture_offsets(ups)
+    assert offsets == {"c": pytest.approx(1000.2)}
+    obs = phrase_observations([PhraseHit("alert", "c", "a1", 11.0, 1012.7), PhraseHit("alert", "probe", "a2", 2.0, 51.0),
+                               PhraseHit("suggestion", "c", "g1", 0.0, 1012.0)], offsets)
+    assert [(o.kind, o.key, round(o.latency_s, 3)) for o in obs] == [("phrase_alert", "a1", 1.5)]
+
+
+def test_levels_json_has_the_issue_schema_with_nulls_for_missing_figures():
+    lv = _level(3, [0.5, 2.5], [0.04])
+    doc = levels_json([lv], 3.0, 0.2)
+    [row] = doc["levels"]
+    for key in ("calls", "word_to_screen_p50_s", "word_to_screen_p95_s", "word_to_final_p95_s", "phrase_to_alert_p50_s",
+                "phrase_to_alert_p95_s", "phrase_to_suggestion_p95_s", "realtime"):
+        assert key in row, key
+    assert row["calls"] == 3 and row["realtime"] is True and row["phrase_to_alert_p95_s"] is None
+    assert doc["calls_sustained"] == 3

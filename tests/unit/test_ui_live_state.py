@@ -67,6 +67,22 @@ def test_alerts_and_suggestions_dedupe_by_id():
     assert call.max_severity() == "high"
 
 
+def test_provisional_alert_is_replaced_once_by_its_confirmation_or_retraction():
+    st = LiveState()
+    prov = {"call_id": "c1", "alert_id": "a1", "rule_id": "r", "severity": "high", "message": "m", "provisional": True}
+    assert st.apply("alert", prov, 1) is not None
+    assert st.apply("alert", prov, 2) is None  # a duplicate of the provisional one
+    change = st.apply("alert", dict(prov, provisional=False, retracted=True), 3)
+    assert change is not None and change.message["item"]["retracted"] is True
+    assert st.apply("alert", prov, 4) is None  # a late provisional copy does not undo the retraction
+    call = st.get("c1")
+    assert call.alerts["a1"]["retracted"] is True and call.max_severity() == ""
+    assert call.wall_row()["alerts_open"] == 0
+    seg_rec = dict(seg("s1", "hello there", rev=1), stable_len=5)
+    st.apply("segment", seg_rec, 5)
+    assert call.segments["s1"]["stable_len"] == 5
+
+
 def test_emotion_keeps_newest_state_and_a_curve_without_duplicates():
     st = LiveState()
     e = {"call_id": "c1", "channel": "customer", "state": "angry", "arousal": 0.8, "trend": "rising", "at": 6.0}

@@ -273,12 +273,32 @@
   }
   setInterval(tickDuration, 1000);
 
+  // Partials (issue 20): committed words (the first stable_len characters, which the ASR will
+  // not rewrite) in normal text, only the unstable tail in grey; "speaking…" goes once a
+  // channel's audio stopped (no newer partial or final for PARTIAL_STALE_MS).
+  const PARTIAL_STALE_MS = 4000;
+  function segText(s) {
+    const text = s.text || '';
+    const n = s.is_final ? text.length : Math.max(0, Math.min(Number(s.stable_len) || 0, text.length));
+    return el('span', { className: 'seg-text' }, text.slice(0, n),
+      n < text.length ? el('span', { className: 'seg-tail' }, text.slice(n)) : null);
+  }
+  setInterval(() => document.querySelectorAll('#transcript .seg.partial .partial-mark').forEach((m) => {
+    if (Date.now() - Number(m.parentElement.dataset.seen) > PARTIAL_STALE_MS) m.remove();
+  }), 1000);
+  // an alert from partial text is "provisional" until its final confirms it, or "retracted"
+  function alertStateBadge(a) {
+    if (a.retracted) return el('span', { className: 'state-badge retracted' }, t('alert_retracted'));
+    return a.provisional ? el('span', { className: 'state-badge provisional' }, t('alert_provisional')) : null;
+  }
+
   function segNode(s) {
     const li = el('li', { className: 'seg seg-' + CA.cssToken(s.channel) + (s.is_final ? ' final' : ' partial') },
       el('span', { className: 'seg-time' }, CA.clock(s.start)),
       el('span', { className: 'speaker' }, s.channel === 'agent' ? t('agent') : s.channel === 'customer' ? t('customer') : s.channel),
-      el('span', { className: 'seg-text' }, s.text),
+      segText(s),
       s.is_final ? null : el('span', { className: 'partial-mark' }, t('partial')));
+    li.dataset.seen = Date.now();
     li.dataset.start = s.start;
     li.dataset.segment = s.segment_id;
     return li;
@@ -361,18 +381,19 @@
     const alerts = [...view.alerts.values()].sort((a, b) =>
       (CA.SEV_RANK[b.severity] || 0) - (CA.SEV_RANK[a.severity] || 0) ||
       (acks[a.alert_id] ? 1 : 0) - (acks[b.alert_id] ? 1 : 0) || (b.produced_at || 0) - (a.produced_at || 0));
-    const open = alerts.filter((a) => !acks[a.alert_id]);
+    const open = alerts.filter((a) => !acks[a.alert_id] && !a.retracted);
     const worst = open[0] ? open[0].severity : '';
     strip.className = 'alert-strip' + (worst ? ' has-open strip-' + CA.cssToken(worst) : '');
     count.textContent = alerts.length ? t('alert_count', { n: alerts.length, u: open.length }) : t('alert_count_none');
     alerts.forEach((a) => {
       const ack = acks[a.alert_id];
       list.append(el('li', {
-        className: 'alert sev-' + CA.cssToken(a.severity) + (ack ? ' acked' : '') + (view.flash.has(a.alert_id) ? ' flash' : ''),
+        className: 'alert sev-' + CA.cssToken(a.severity) + (ack ? ' acked' : '') + (view.flash.has(a.alert_id) ? ' flash' : '')
+          + (a.retracted ? ' retracted' : ''),
         dataset: { alert: a.alert_id },
       },
       el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
-      a.status === 'check' ? el('span', { className: 'check-badge' }, t('check_badge')) : null,
+      a.status === 'check' ? el('span', { className: 'check-badge' }, t('check_badge')) : null, alertStateBadge(a),
       el('span', { className: 'alert-msg' }, a.message),
       a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
       el('span', { className: 'rule muted' }, a.rule_id), whyDetails(a.why),
