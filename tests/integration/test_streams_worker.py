@@ -185,7 +185,8 @@ async def test_worker_turns_transcripts_into_alerts_suggestions_and_a_scored_cal
             call_id=call, channel="customer", window_id=f"{call}:customer:1", start=9.0, end=11.0,
             probs={"angry": 0.8}, arousal=0.82, state="angry", produced_at=time.time()).to_bytes())
         # topics are consumed independently: wait until the emotion window is in the call state
-        await bus.wait_for(lambda: len(bus.got["assist_emotion"]) >= 1, within=30)
+        # (the customer's words emit assist.emotion updates too: wait for the voice window's own one)
+        await bus.wait_for(lambda: any(e.at == 11.0 for e in bus.got["assist_emotion"]), within=30)
         await bus.send(s.topic_transcripts, call, seg(call, 4, "customer", 12.0, "我要退保，现在就给我退"))
         await bus.wait_for(
             lambda: any(x.suggestion_id.endswith("angry_cancel_retention") for x in bus.got["suggestions"]), within=30
@@ -194,8 +195,10 @@ async def test_worker_turns_transcripts_into_alerts_suggestions_and_a_scored_cal
         [emo] = [e for e in bus.got["assist_emotion"] if e.at == 11.0]  # the voice window
         assert (emo.state, emo.channel, emo.trend) == ("angry", "customer", "steady")
         # assist.emotion and assist.suggestions are separate topics: wait for the words' update itself
-        await bus.wait_for(lambda: any("退保" in "".join(e.reasons) for e in bus.got["assist_emotion"]), within=30)
-        last = next(e for e in bus.got["assist_emotion"] if "退保" in "".join(e.reasons))
+        def fused(e: Any) -> bool:
+            return "退保" in "".join(e.reasons) and e.at >= 11.0
+        await bus.wait_for(lambda: any(fused(e) for e in bus.got["assist_emotion"]), within=30)
+        last = next(e for e in bus.got["assist_emotion"] if fused(e))
         assert last.customer_state == "agitated" and last.reasons[0] == "voice agitated" and "退保" in last.reasons[1]
         # the angry caller with a claim got "care first" on the emotion window already
         assert [x.suggestion_id.rsplit(":", 1)[1] for x in bus.got["suggestions"] if x.kind == "strategy"] == [
