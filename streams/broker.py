@@ -63,24 +63,31 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def kafka_metadata_ok(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True if a Kafka broker answers a Metadata v0 request on host:port.
+    """True if a Kafka broker answers a Metadata request on host:port."""
+    return kafka_metadata_brokers(host, port, timeout) is not None
 
-    A hand-rolled 30-byte request keeps this check synchronous and dependency-free: it
-    is only a liveness probe, all real traffic goes through aiokafka.
+
+def kafka_metadata_brokers(host: str, port: int, timeout: float = 1.0) -> int | None:
+    """How many brokers a Metadata v4 answer from host:port lists; None when there is no answer.
+
+    A hand-rolled request keeps this check synchronous and dependency-free: it is only a
+    liveness probe, all real traffic goes through aiokafka.  v4 because Apache Kafka 4.x
+    dropped Metadata v0-v3 (it closes the connection on them); Tansu answers v4 too.
     """
     client_id = b"callassist-probe"
     correlation_id = 7
-    # api_key=3 (Metadata), api_version=0, correlation_id, client_id, topics=[] (all)
-    body = struct.pack(">hhih", 3, 0, correlation_id, len(client_id)) + client_id + struct.pack(">i", 0)
+    # api_key=3 (Metadata), api_version=4, correlation_id, client_id, topics=[] (none), allow_auto_create=false
+    body = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id + struct.pack(">ib", 0, 0)
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.settimeout(timeout)
             s.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exact(s, 8)
-            _size, got_correlation = struct.unpack(">ii", header)
-            return got_correlation == correlation_id
-    except OSError:
-        return False
+            (size,) = struct.unpack(">i", _recv_exact(s, 4))
+            payload = _recv_exact(s, min(size, 1 << 20))
+            got_correlation, _throttle, brokers = struct.unpack(">iii", payload[:12])
+            return brokers if got_correlation == correlation_id else None
+    except (OSError, struct.error):
+        return None
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes:

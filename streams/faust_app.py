@@ -46,7 +46,7 @@ def make_app(
         "stream_wait_empty": False,
     }
     if settings.broker_embedded:
-        embedded_quirks.apply()
+        embedded_quirks.apply(settings.bootstrap_servers())
         conf.update(embedded_quirks.faust_overrides())
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level

@@ -28,7 +28,7 @@ class BrokerUnavailable(RuntimeError):
 
 def _common(settings: CommonSettings) -> dict[str, Any]:
     if settings.broker_embedded:
-        embedded_quirks.apply()
+        embedded_quirks.apply(settings.bootstrap_servers())
     return {
         "bootstrap_servers": settings.bootstrap_servers(),
         "request_timeout_ms": max(int(settings.session_timeout_s * 1000) + 5000, 15000),
