@@ -71,8 +71,8 @@ def kafka_metadata_brokers(host: str, port: int, timeout: float = 1.0) -> int | 
     """How many brokers a Metadata v4 answer from host:port lists; None when there is no answer.
 
     A hand-rolled request keeps this check synchronous and dependency-free: it is only a
-    liveness probe, all real traffic goes through aiokafka.  v4 because Apache Kafka 4.x
-    dropped Metadata v0-v3 (it closes the connection on them); Tansu answers v4 too.
+    liveness probe, all real traffic goes through aiokafka.  v4 (which both Tansu and Apache
+    Kafka 4.x answer) so that readiness of a cluster can wait for all its brokers to register.
     """
     client_id = b"callassist-probe"
     correlation_id = 7

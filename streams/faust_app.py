@@ -12,11 +12,24 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
 from streams import embedded_quirks
 from streams.faust_fixes import CallassistApp
 from streams.settings import CommonSettings
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's aiokafka producer, idempotent outside transactions too (Faust enables it only for
+    exactly-once): a retried send after a broker failover writes no duplicate alert or suggestion."""
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
 
 
 def make_app(
@@ -52,6 +65,8 @@ def make_app(
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.faust_fixes)
     app = CallassistApp(app_id, **conf)
+    if settings.producer_idempotence and not settings.broker_embedded:
+        app.transport = IdempotentTransport(app.conf.broker_consumer, app)
     if registry is not None:
         prefix = "callassist_faust"
         app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, prefix))

@@ -143,6 +143,11 @@ class KafkaCluster:
     def running(self) -> bool:
         return bool(self.nodes) and all(n.running() for n in self.nodes)
 
+    @property
+    def pid(self) -> int | None:
+        """The first node's JVM (what a one-node bench measures as "broker")."""
+        return self.nodes[0].proc.pid if self.nodes and self.nodes[0].proc is not None else None
+
     def pids(self) -> list[int]:
         return [n.proc.pid for n in self.nodes if n.proc is not None]
 

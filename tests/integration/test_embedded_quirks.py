@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.structs import TopicPartition
+from kafka_support import topic_config
 
 from streams import embedded_quirks
 from streams.broker import EmbeddedBroker
@@ -136,9 +137,9 @@ async def _probe_totals(
 
 
 async def _table_survives_restart(
-    embedded_broker: EmbeddedBroker | KafkaCluster, tmp_path: Path, quirks: bool
+    embedded_broker: EmbeddedBroker | KafkaCluster, tmp_path: Path, quirks: bool, prefix: str = ""
 ) -> dict[str, int]:
-    prefix = f"recov{uuid.uuid4().hex[:6]}"
+    prefix = prefix or f"recov{uuid.uuid4().hex[:6]}"
     app_id = f"probe-{prefix}"
     settings = CommonSettings(broker_url=embedded_broker.url, broker_embedded=quirks)
     await ensure_topics(settings, [f"{prefix}.counts", f"{prefix}.out", f"{prefix}.hop", f"{prefix}.hop_out"], 1)
@@ -233,9 +234,12 @@ async def test_workarounds_stay_off_on_kafka(
     embedded_quirks.apply(embedded_broker.url)
     settings = _kafka_settings(kafka_broker, tmp_path)
     consumer = make_consumer(settings, "g")
-    assert embedded_quirks.is_applied() and embedded_quirks.active_for(embedded_broker.url)
-    assert not embedded_quirks.active_for(settings.bootstrap_servers())
-    assert consumer._fetch_max_wait_ms == 200 and consumer._session_timeout_ms == 30000
+    try:
+        assert embedded_quirks.is_applied() and embedded_quirks.active_for(embedded_broker.url)
+        assert not embedded_quirks.active_for(settings.bootstrap_servers())
+        assert consumer._fetch_max_wait_ms == 200 and consumer._session_timeout_ms == 30000
+    finally:
+        await consumer.stop()
 
 
 async def test_end_offsets_are_right_on_kafka_without_workaround(kafka_broker: KafkaCluster, tmp_path: Path) -> None:
@@ -276,8 +280,13 @@ async def test_group_join_is_fast_on_kafka_with_default_timeouts(kafka_broker: K
 
 
 async def test_faust_table_recovers_on_kafka_without_workaround(kafka_broker: KafkaCluster, tmp_path: Path) -> None:
-    after = await _table_survives_restart(kafka_broker, tmp_path, quirks=False)
+    prefix = f"recov{uuid.uuid4().hex[:6]}"
+    after = await _table_survives_restart(kafka_broker, tmp_path, quirks=False, prefix=prefix)
     assert after == {"__all__": 5000, **{f"k{i}": 5 for i in range(5)}}
+    # the table's changelog is compacted on Kafka (Faust's default; Tansu cannot compact)
+    settings = CommonSettings(broker_url=kafka_broker.url)
+    changelog = await topic_config(settings, f"probe-{prefix}-totals-changelog")
+    assert changelog["cleanup.policy"] == "compact"
 
 
 async def test_one_faust_hop_is_fast_on_kafka_without_workaround(kafka_broker: KafkaCluster, tmp_path: Path) -> None:
