@@ -24,7 +24,7 @@ from streams.broker import free_port
 from streams.kafka_clients import ensure_topics
 from streams.records import CallEvent
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 # This test found two Faust hand-over bugs that lost the records produced while the worker was
