@@ -20,7 +20,10 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
@@ -115,6 +118,51 @@ def die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+class _Spawner:
+    """Starts supervised children from one long-lived thread.
+
+    PDEATHSIG fires when the *thread* that forked the child exits, not the process: a broker
+    started from a short-lived thread (``asyncio.to_thread``, whose executor is shut down with
+    its event loop) got SIGTERM the moment that thread ended.  Found by the Kafka restart fault
+    test.  This daemon thread lives as long as the process, so the signal means "parent died".
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        done: Future[Any] = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="callassist-spawner", daemon=True)
+                self._thread.start()
+            self._jobs.append((fn, done))
+            self._wake.notify()
+        return done.result()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._jobs:
+                    self._wake.wait()
+                fn, done = self._jobs.pop(0)
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+def spawn_supervised(cmd: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(cmd, preexec_fn=die_with_parent)`` from the spawner thread (see _Spawner)."""
+    return _spawner.call(lambda: subprocess.Popen(cmd, preexec_fn=die_with_parent, **popen))  # type: ignore[no-any-return]
+
+
 class EmbeddedBroker:
     """A Tansu broker process on a loopback port; use as a context manager or start()/stop()."""
 
@@ -181,9 +229,7 @@ class EmbeddedBroker:
             self._log_handle = open(self.log_file, "ab")  # noqa: SIM115 - closed in stop()
             out = self._log_handle
         try:
-            self._proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
-            )
+            self._proc = spawn_supervised(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise BrokerError(f"cannot run embedded broker {binary!r}: {exc}") from exc
         self.port = port

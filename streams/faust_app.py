@@ -15,9 +15,11 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
-from streams import embedded_quirks
+from streams import aiokafka_fixes, embedded_quirks
 from streams.faust_fixes import CallassistApp
 from streams.settings import CommonSettings
+
+aiokafka_fixes.apply()  # Faust's consumers stop through the same aiokafka Fetcher
 
 
 class IdempotentProducer(faust_aiokafka.Producer):

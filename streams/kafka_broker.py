@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from streams.broker import BrokerError, die_with_parent, free_port, kafka_metadata_brokers
+from streams.broker import BrokerError, free_port, kafka_metadata_brokers, spawn_supervised
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +260,7 @@ class KafkaCluster:
         node.log_handle = open(node.dir / "stdout.log", "ab")  # noqa: SIM115 - closed in _close()
         cmd = self._java_cmd(java, node, ["kafka.Kafka", str(node.dir / "server.properties")])
         try:
-            node.proc = subprocess.Popen(
-                cmd, stdout=node.log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
-            )
+            node.proc = spawn_supervised(cmd, stdout=node.log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise BrokerError(f"cannot run {java!r}: {exc}") from exc
 

@@ -16,10 +16,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams import embedded_quirks
+from streams import aiokafka_fixes, embedded_quirks
 from streams.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+aiokafka_fixes.apply()
 
 
 class BrokerUnavailable(RuntimeError):

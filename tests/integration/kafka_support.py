@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
 
 from streams.settings import CommonSettings
 
@@ -32,12 +34,22 @@ async def topic_config(settings: CommonSettings, topic: str) -> dict[str, str]:
 
 
 async def topic_layout(settings: CommonSettings, topic: str) -> dict[int, dict[str, Any]]:
-    """partition -> {"leader": node id, "replicas": [...], "isr": [...]}."""
-    admin = await _admin(settings)
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
+    """partition -> {"leader": node id, "replicas": [...], "isr": [...]}.
+
+    Retried: the admin client asks any bootstrap node, which may be the one a test just killed.
+    """
+    for attempt in range(20):
+        try:
+            admin = await _admin(settings)
+            try:
+                described = await admin.describe_topics([topic])
+            finally:
+                await admin.close()
+            break
+        except KafkaError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
     return {
         p["partition"]: {"leader": p["leader"], "replicas": list(p["replicas"]), "isr": list(p["isr"])}
         for p in described[0]["partitions"]

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,3 +183,17 @@ def test_kafka_broker_command_stops_cleanly_on_sigterm_without_orphan_jvm(tmp_pa
     assert proc.wait(60) == 0
     assert not _java_pids_for(data_dir / "node-1")
     assert not kafka_metadata_ok(host, int(port))
+
+
+def test_broker_started_from_a_short_lived_thread_outlives_the_thread() -> None:
+    # PDEATHSIG follows the forking *thread*: a broker started from asyncio.to_thread used to get
+    # SIGTERM when the executor's thread ended (found by test_faults_kafka.py)
+    broker = EmbeddedBroker()
+    starter = threading.Thread(target=broker.start)
+    starter.start()
+    starter.join()
+    time.sleep(0.5)
+    try:
+        assert broker.running() and kafka_metadata_ok("127.0.0.1", broker.port)
+    finally:
+        broker.stop()
