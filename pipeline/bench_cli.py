@@ -109,7 +109,7 @@ class Bench:
         s = demo.settings
         self.common = CommonSettings(**{
             **s.model_dump(include=set(CommonSettings.model_fields)),
-            "broker_url": demo.broker.url, "broker_embedded": True,
+            "broker_url": demo.broker.url, "broker_embedded": demo.broker_kind == "tansu",
         })
         self.ui = any(c.name == "ui" for c in demo.components) and not args.kafka_only
 
@@ -255,6 +255,7 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": "callassist bench " + shlex.join(argv),
+        "broker": getattr(args, "broker", "tansu"),
         "machine": f"{platform.node()}: {psutil.cpu_count(logical=True)} logical CPUs "
         f"({platform.processor() or platform.machine()}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
         "CPU shared with other processes on this machine (load average at start "
@@ -328,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-alert-probe", dest="alert_probe", action="store_false",
                    help="do not add the scripted call that measures alert latency")
     p.add_argument("--kafka-only", action="store_true", help="measure at a Kafka reader even when the UI runs")
+    p.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
+                   help="tansu: the embedded broker (default); kafka: Apache Kafka 4.x KRaft, 1 node (make kafka)")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory of the results table")
     args = p.parse_args(argv)
     try:
@@ -353,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             "ui_port": free_port(), "ingest_port": free_port(), "data_dir": work / "var",
         })
         files = cut_sample(args.seconds, work)
-        demo = Demo(settings, work / "logs", extra_env={"CALLASSIST_ASR_MODEL_DIR": str(model_dir)})
+        demo = Demo(settings, work / "logs", extra_env={"CALLASSIST_ASR_MODEL_DIR": str(model_dir)},
+                    broker=args.broker)
         try:
             demo.start()
             bench = Bench(demo, args, files)

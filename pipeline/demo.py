@@ -105,6 +105,7 @@ class Demo:
         self.settings = settings
         self.extra_env = dict(extra_env or {})  # more CALLASSIST_* settings for every component
         self.log_dir = log_dir
+        self.broker_kind = broker
         self.broker: EmbeddedBroker | KafkaCluster
         if broker == "kafka":
             self.broker = KafkaCluster(settings.data_dir / "kafka-demo")
