@@ -212,7 +212,8 @@ async def _hop_latencies(
 
 async def test_one_faust_hop_is_fast(embedded_broker: EmbeddedBroker, tmp_path: Path) -> None:
     latencies = await _hop_latencies(embedded_broker, tmp_path, quirks=True)
-    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    p50, p95 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.95) - 1]
+    print(f"one Faust hop on Tansu, workarounds on: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
     assert p95 < 0.2, f"p95 {p95 * 1000:.0f} ms"
 
 
