@@ -15,7 +15,7 @@ from pathlib import Path
 
 from streams.broker import BrokerError, EmbeddedBroker
 from streams.kafka_broker import KAFKA_VERSION, KafkaCluster
-from streams.kafka_clients import ensure_topics
+from streams.kafka_clients import BrokerUnavailable, ensure_topics
 from streams.settings import CommonSettings
 
 
@@ -54,7 +54,11 @@ def main(argv: list[str]) -> int:
             update["replication_factor"] = broker.replication
             update["min_insync_replicas"] = broker.min_insync_replicas
         settings = base.model_copy(update=update)
-        asyncio.run(ensure_topics(settings))
+        try:
+            asyncio.run(ensure_topics(settings))
+        except BrokerUnavailable as exc:
+            print(f"callassist broker: the broker started but does not answer clients: {exc}", file=sys.stderr)
+            return 1
         if embedded:
             print(f"embedded broker (memory only) on {broker.url}; point components at it with:", flush=True)
         else:

@@ -170,11 +170,14 @@ def test_kafka_broker_command_stops_cleanly_on_sigterm_without_orphan_jvm(tmp_pa
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ},
     )
     assert proc.stdout is not None
-    line = ""
+    line, seen = "", []
     deadline = time.monotonic() + 120
-    while "CALLASSIST_BROKER_URL=" not in line and time.monotonic() < deadline and proc.poll() is None:
+    while "CALLASSIST_BROKER_URL=" not in line and time.monotonic() < deadline:
         line = proc.stdout.readline()
-    assert "CALLASSIST_BROKER_URL=" in line, proc.stdout.read()
+        if not line:
+            break  # the command exited
+        seen.append(line)
+    assert "CALLASSIST_BROKER_URL=" in line, f"exit code {proc.poll()}, output:\n{''.join(seen)}"
     assert "CALLASSIST_BROKER_EMBEDDED=false" in line
     host, port = line.split("CALLASSIST_BROKER_URL=")[1].split()[0].split(":")
     assert kafka_metadata_brokers(host, int(port)) == 1
