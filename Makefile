@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit integration e2e bench browser postgres clean
+.PHONY: demo test lint unit integration e2e bench browser postgres kafka clean
 
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ browser:
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# Apache Kafka 4.x jars (java/kafka-broker/pom.xml) from Maven Central, once, into var/kafka/ (git-ignored):
+# the integration tests run broker-facing tests on Kafka as well as on the embedded Tansu broker.
+kafka:
+	@bash scripts/fetch-kafka.sh
+
 demo: $(STAMP)
 	$(VENV)/bin/callassist demo
 
@@ -31,19 +36,19 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline models streams assist_ui tests bench
 	$(VENV)/bin/mypy
 
-test: $(STAMP) browser postgres lint
+test: $(STAMP) browser postgres kafka lint
 	$(VENV)/bin/pytest -q
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q -m unit
 
-integration: $(STAMP) postgres
+integration: $(STAMP) postgres kafka
 	$(VENV)/bin/pytest -q -m integration
 
 e2e: $(STAMP) browser
 	$(VENV)/bin/pytest -q -m e2e
 
-bench: $(STAMP)
+bench: $(STAMP) kafka
 	$(VENV)/bin/callassist bench
 
 clean:

@@ -112,7 +112,7 @@ class Bench:
         s = demo.settings
         self.common = CommonSettings(**{
             **s.model_dump(include=set(CommonSettings.model_fields)),
-            "broker_url": demo.broker.url, "broker_embedded": True,
+            "broker_url": demo.broker.url, "broker_embedded": demo.broker_kind == "tansu",
         })
         self.ui = any(c.name == "ui" for c in demo.components) and not args.kafka_only
 
@@ -258,6 +258,7 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": "callassist bench " + shlex.join(argv),
+        "broker": getattr(args, "broker", "tansu"),
         "machine": f"{platform.node()}: {psutil.cpu_count(logical=True)} logical CPUs "
         f"({platform.processor() or platform.machine()}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
         "CPU shared with other processes on this machine (load average at start "
@@ -331,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-alert-probe", dest="alert_probe", action="store_false",
                    help="do not add the scripted call that measures alert latency")
     p.add_argument("--kafka-only", action="store_true", help="measure at a Kafka reader even when the UI runs")
+    p.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
+                   help="tansu: the embedded broker (default); kafka: Apache Kafka 4.x KRaft, 1 node (make kafka)")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory of the results table")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write every figure per level here")
     p.add_argument("--bundled-rules", action="store_true",
@@ -362,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {"CALLASSIST_ASR_MODEL_DIR": str(model_dir)}
         if not args.bundled_rules:
             env |= {"CALLASSIST_STREAMS_RULES_PATH": str(BENCH_RULES), "CALLASSIST_STREAMS_KB_PATH": str(BENCH_KB)}
-        demo = Demo(settings, work / "logs", extra_env=env)
+        demo = Demo(settings, work / "logs", extra_env=env, broker=args.broker)
         try:
             demo.start()
             bench = Bench(demo, args, files)

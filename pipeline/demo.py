@@ -1,6 +1,7 @@
 """``callassist demo``: the whole system on one machine, on the embedded defaults.
 
-Starts the embedded broker, creates the topics, starts every component as its own
+Starts the embedded broker (or, with ``--broker kafka``, Apache Kafka in KRaft mode on a durable
+data dir under ``var/kafka-demo``: needs Java and ``make kafka``), creates the topics, starts every component as its own
 process (as production runs them, one per Deployment), waits until each is ready,
 replays the bundled sample call in real time, prints where the panels are, and shuts
 everything down cleanly on Ctrl-C / SIGTERM (or after the replay with ``--exit-after``).
@@ -24,6 +25,7 @@ from pathlib import Path
 from pydantic import Field
 
 from streams.broker import EmbeddedBroker, die_with_parent, free_port
+from streams.kafka_broker import KafkaCluster
 from streams.kafka_clients import ensure_topics
 from streams.settings import CommonSettings
 
@@ -68,13 +70,13 @@ def _available(module: str) -> bool:
         return False
 
 
-def _child_env(settings: DemoSettings, broker: EmbeddedBroker, comp: Component) -> dict[str, str]:
+def _child_env(settings: DemoSettings, broker: EmbeddedBroker | KafkaCluster, comp: Component) -> dict[str, str]:
     # The children read their settings from CALLASSIST_* like any deployment would.
     env = dict(os.environ)
     env.update(
         {
             "CALLASSIST_BROKER_URL": broker.url,
-            "CALLASSIST_BROKER_EMBEDDED": "true",
+            "CALLASSIST_BROKER_EMBEDDED": "true" if isinstance(broker, EmbeddedBroker) else "false",
             "CALLASSIST_METRICS_PORT": str(comp.metrics_port),
             "CALLASSIST_DATA_DIR": str(settings.data_dir),
             "CALLASSIST_UI_HOST": settings.ui_host,
@@ -97,19 +99,27 @@ def _ready(port: int) -> bool:
 
 
 class Demo:
-    def __init__(self, settings: DemoSettings, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: DemoSettings, log_dir: Path, extra_env: dict[str, str] | None = None, broker: str = "tansu"
+    ) -> None:
         self.settings = settings
         self.extra_env = dict(extra_env or {})  # more CALLASSIST_* settings for every component
         self.log_dir = log_dir
-        self.broker = EmbeddedBroker(log_file=log_dir / "broker.log")
+        self.broker_kind = broker
+        self.broker: EmbeddedBroker | KafkaCluster
+        if broker == "kafka":
+            self.broker = KafkaCluster(settings.data_dir / "kafka-demo")
+        else:
+            self.broker = EmbeddedBroker(log_file=log_dir / "broker.log")
         self.components = [Component(c.name, c.module) for c in COMPONENTS if _available(c.module)]
         self._stopping = False
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.broker.start()
-        print(f"embedded broker on {self.broker.url}", flush=True)
-        topic_settings = self.settings.model_copy(update={"broker_url": self.broker.url, "broker_embedded": True})
+        embedded = isinstance(self.broker, EmbeddedBroker)
+        print(f"{'embedded broker' if embedded else 'Apache Kafka (KRaft)'} on {self.broker.url}", flush=True)
+        topic_settings = self.settings.model_copy(update={"broker_url": self.broker.url, "broker_embedded": embedded})
         asyncio.run(ensure_topics(topic_settings))
         for comp in self.components:
             comp.metrics_port = free_port()
@@ -180,13 +190,14 @@ def _print_urls(settings: DemoSettings) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def _replay(settings: DemoSettings, broker: EmbeddedBroker, speed: float, call_index: int) -> None:
+def _replay(settings: DemoSettings, broker: EmbeddedBroker | KafkaCluster, speed: float, call_index: int) -> None:
     """Replay the sample call through the websocket gateway, as a media server would stream it."""
     from pipeline.ingest.replay import replay_call
     from pipeline.ingest.settings import IngestSettings
 
     common = settings.model_dump(include=set(CommonSettings.model_fields))
-    replay_settings = IngestSettings(**{**common, "broker_url": broker.url, "broker_embedded": True})
+    embedded = isinstance(broker, EmbeddedBroker)
+    replay_settings = IngestSettings(**{**common, "broker_url": broker.url, "broker_embedded": embedded})
     call_id = f"demo-{time.strftime('%H%M%S')}-{call_index}"
     print(f"replaying the sample call as {call_id} (speed x{speed:g}) ...", flush=True)
     asyncio.run(
@@ -212,10 +223,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--calls", type=int, default=1, help="how many times to replay the sample call")
     parser.add_argument("--no-replay", action="store_true", help="start the system but replay nothing")
     parser.add_argument("--exit-after", action="store_true", help="stop after the replays (for scripts)")
+    parser.add_argument(
+        "--broker", choices=("tansu", "kafka"), default="tansu",
+        help="tansu: the embedded broker (default, memory only); kafka: Apache Kafka 4.x KRaft, durable (Java, make kafka)",
+    )
     args = parser.parse_args(argv)
 
     settings = DemoSettings()
-    demo = Demo(settings, settings.data_dir / "demo-logs")
+    demo = Demo(settings, settings.data_dir / "demo-logs", broker=args.broker)
 
     def _on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -20,7 +20,10 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,24 +66,31 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def kafka_metadata_ok(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True if a Kafka broker answers a Metadata v0 request on host:port.
+    """True if a Kafka broker answers a Metadata request on host:port."""
+    return kafka_metadata_brokers(host, port, timeout) is not None
 
-    A hand-rolled 30-byte request keeps this check synchronous and dependency-free: it
-    is only a liveness probe, all real traffic goes through aiokafka.
+
+def kafka_metadata_brokers(host: str, port: int, timeout: float = 1.0) -> int | None:
+    """How many brokers a Metadata v4 answer from host:port lists; None when there is no answer.
+
+    A hand-rolled request keeps this check synchronous and dependency-free: it is only a
+    liveness probe, all real traffic goes through aiokafka.  v4 (which both Tansu and Apache
+    Kafka 4.x answer) so that readiness of a cluster can wait for all its brokers to register.
     """
     client_id = b"callassist-probe"
     correlation_id = 7
-    # api_key=3 (Metadata), api_version=0, correlation_id, client_id, topics=[] (all)
-    body = struct.pack(">hhih", 3, 0, correlation_id, len(client_id)) + client_id + struct.pack(">i", 0)
+    # api_key=3 (Metadata), api_version=4, correlation_id, client_id, topics=[] (none), allow_auto_create=false
+    body = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id + struct.pack(">ib", 0, 0)
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.settimeout(timeout)
             s.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exact(s, 8)
-            _size, got_correlation = struct.unpack(">ii", header)
-            return got_correlation == correlation_id
-    except OSError:
-        return False
+            (size,) = struct.unpack(">i", _recv_exact(s, 4))
+            payload = _recv_exact(s, min(size, 1 << 20))
+            got_correlation, _throttle, brokers = struct.unpack(">iii", payload[:12])
+            return brokers if got_correlation == correlation_id else None
+    except (OSError, struct.error):
+        return None
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes:
@@ -106,6 +116,51 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class _Spawner:
+    """Starts supervised children from one long-lived thread.
+
+    PDEATHSIG fires when the *thread* that forked the child exits, not the process: a broker
+    started from a short-lived thread (``asyncio.to_thread``, whose executor is shut down with
+    its event loop) got SIGTERM the moment that thread ended.  Found by the Kafka restart fault
+    test.  This daemon thread lives as long as the process, so the signal means "parent died".
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        done: Future[Any] = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="callassist-spawner", daemon=True)
+                self._thread.start()
+            self._jobs.append((fn, done))
+            self._wake.notify()
+        return done.result()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._jobs:
+                    self._wake.wait()
+                fn, done = self._jobs.pop(0)
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+def spawn_supervised(cmd: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(cmd, preexec_fn=die_with_parent)`` from the spawner thread (see _Spawner)."""
+    return _spawner.call(lambda: subprocess.Popen(cmd, preexec_fn=die_with_parent, **popen))  # type: ignore[no-any-return]
 
 
 class EmbeddedBroker:
@@ -174,9 +229,7 @@ class EmbeddedBroker:
             self._log_handle = open(self.log_file, "ab")  # noqa: SIM115 - closed in stop()
             out = self._log_handle
         try:
-            self._proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
-            )
+            self._proc = spawn_supervised(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise BrokerError(f"cannot run embedded broker {binary!r}: {exc}") from exc
         self.port = port

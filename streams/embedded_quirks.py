@@ -1,7 +1,10 @@
 """Workarounds for the embedded Tansu broker, and nothing else.
 
 Everything here is active only when ``settings.broker_embedded`` is true (the demo, the
-tests, a laptop).  Production runs on Apache Kafka and never calls :func:`apply`.
+tests, a laptop).  Production runs on Apache Kafka and never calls :func:`apply`.  Even in a
+process that also talks to Apache Kafka (the test suite runs on both), the patched code paths
+act only for clients whose bootstrap servers were registered by :func:`apply`: on Kafka the
+workarounds are off, and tests/integration/test_embedded_quirks.py shows they are unneeded.
 Each workaround answers one measured quirk of Tansu 0.6 (see design.md):
 
 1. ListOffsets(latest) returns the *last batch's base offset + 1*, not the high watermark.
@@ -31,6 +34,17 @@ SESSION_TIMEOUT_S = 6.0
 HEARTBEAT_INTERVAL_S = 1.0
 
 _applied = False
+_embedded_servers: set[str] = set()  # host:port of the embedded brokers apply() was called for
+
+
+def _servers(bootstrap: Any) -> set[str]:
+    items = bootstrap.split(",") if isinstance(bootstrap, str) else list(bootstrap or [])
+    return {str(s).strip().removeprefix("kafka://") for s in items if str(s).strip()}
+
+
+def active_for(bootstrap: Any) -> bool:
+    """True when a client with these bootstrap servers talks to an embedded broker (gets the workarounds)."""
+    return _applied and bool(_servers(bootstrap) & _embedded_servers)
 
 
 def consumer_overrides() -> dict[str, Any]:
@@ -80,6 +94,8 @@ def _patch_end_offsets() -> None:
 
     async def _retrieve_offsets(self: Fetcher, timestamps: dict, timeout_ms: float = float("inf")) -> dict:
         offsets = await original(self, timestamps, timeout_ms)
+        if not active_for(self._client._bootstrap_servers):
+            return offsets
         latest = {
             tp: off
             for tp, (off, _ts) in offsets.items()
@@ -110,16 +126,22 @@ def _patch_faust_fetch_wait() -> None:
 
     def _create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # Faust hard-codes 1500 ms
+        if active_for(consumer._client._bootstrap_servers):
+            consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # Faust hard-codes 1500 ms
         return consumer
 
     _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
     thread_cls._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
 
 
-def apply() -> None:
-    """Install the process-wide patches (quirks 1 and 2). Idempotent."""
+def apply(bootstrap: str | None = None) -> None:
+    """Install the patches (quirks 1 and 2) for clients of the embedded broker at ``bootstrap``.
+
+    Idempotent; ``bootstrap=None`` re-enables them for the brokers registered before (after revert()).
+    """
     global _applied
+    if bootstrap:
+        _embedded_servers.update(_servers(bootstrap))
     if _applied:
         return
     _patch_end_offsets()

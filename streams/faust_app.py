@@ -12,11 +12,29 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
-from streams import embedded_quirks
-from streams.faust_fixes import CallassistApp
+from streams import aiokafka_fixes, embedded_quirks
+from streams.faust_fixes import CallassistApp, SnapshotTransport
 from streams.settings import CommonSettings
+
+aiokafka_fixes.apply()  # Faust's consumers stop through the same aiokafka Fetcher
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's aiokafka producer, idempotent outside transactions too (Faust enables it only for
+    exactly-once): a retried send after a broker failover writes no duplicate alert or suggestion."""
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(SnapshotTransport):
+    """CallassistApp's transport (it keeps the SnapshotConsumer recovery fix: without it a restarted
+    worker drops stream records at the hand-over, on Kafka as on Tansu) with the idempotent producer."""
+
+    Producer = IdempotentProducer
 
 
 def make_app(
@@ -46,12 +64,14 @@ def make_app(
         "stream_wait_empty": False,
     }
     if settings.broker_embedded:
-        embedded_quirks.apply()
+        embedded_quirks.apply(settings.bootstrap_servers())
         conf.update(embedded_quirks.faust_overrides())
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.faust_fixes)
     app = CallassistApp(app_id, **conf)
+    if settings.producer_idempotence and not settings.broker_embedded:
+        app.transport = IdempotentTransport(app.conf.broker_consumer, app)
     if registry is not None:
         prefix = "callassist_faust"
         app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, prefix))

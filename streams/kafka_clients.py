@@ -16,10 +16,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams import embedded_quirks
+from streams import aiokafka_fixes, embedded_quirks
 from streams.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+aiokafka_fixes.apply()
 
 
 class BrokerUnavailable(RuntimeError):
@@ -28,7 +29,7 @@ class BrokerUnavailable(RuntimeError):
 
 def _common(settings: CommonSettings) -> dict[str, Any]:
     if settings.broker_embedded:
-        embedded_quirks.apply()
+        embedded_quirks.apply(settings.bootstrap_servers())
     return {
         "bootstrap_servers": settings.bootstrap_servers(),
         "request_timeout_ms": max(int(settings.session_timeout_s * 1000) + 5000, 15000),
@@ -41,7 +42,9 @@ def make_producer(settings: CommonSettings, **overrides: Any) -> AIOKafkaProduce
     """A producer for callassist records (keys and values are bytes).
 
     ``acks='all'`` so a produced record survives a broker failover in production;
-    ``linger_ms`` lets audio frames of many calls share one request (batching).
+    ``linger_ms`` lets audio frames of many calls share one request (batching).  On Apache
+    Kafka the producer is idempotent (``producer_idempotence``): a retry after a lost ack or a
+    leader change writes no duplicate and keeps order.  Tansu has no idempotent producer.
     """
     kwargs: dict[str, Any] = {
         **_common(settings),
@@ -51,8 +54,26 @@ def make_producer(settings: CommonSettings, **overrides: Any) -> AIOKafkaProduce
         "max_request_size": settings.max_message_bytes,
         "compression_type": None,
     }
+    if settings.producer_idempotence and not settings.broker_embedded:
+        kwargs["enable_idempotence"] = True
     kwargs.update(overrides)
     return AIOKafkaProducer(**kwargs)
+
+
+def topic_configs(settings: CommonSettings, topic: str) -> dict[str, str]:
+    """Kafka topic configs for a topic callassist creates (none on the embedded broker: no compaction).
+
+    ``qa.calls`` holds the latest summary per call (key = call_id): compacted, so it keeps every
+    call and not every revision.  ``min.insync.replicas`` when configured (production: 2 of RF 3).
+    """
+    if settings.broker_embedded:
+        return {}
+    configs: dict[str, str] = {}
+    if topic == settings.topic_qa_calls:
+        configs["cleanup.policy"] = "compact"
+    if settings.min_insync_replicas:
+        configs["min.insync.replicas"] = str(settings.min_insync_replicas)
+    return configs
 
 
 def make_consumer(settings: CommonSettings, group_id: str | None, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
@@ -103,7 +124,7 @@ class _suppress_all:
 async def ensure_topics(
     settings: CommonSettings, topics: Iterable[str] | None = None, partitions: int | None = None
 ) -> list[str]:
-    """Create missing topics with the configured partitions; returns the ones created."""
+    """Create missing topics with the configured partitions, replication and configs; returns the ones created."""
     wanted = list(topics) if topics is not None else settings.all_topics()
     admin = AIOKafkaAdminClient(**_common(settings))
     await start_client(admin, settings)
@@ -113,7 +134,12 @@ async def ensure_topics(
         missing = [t for t in wanted if t not in existing]
         if missing:
             new = [
-                NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=settings.replication_factor)
+                NewTopic(
+                    t,
+                    num_partitions=partitions or settings.partitions,
+                    replication_factor=settings.replication_factor,
+                    topic_configs=topic_configs(settings, t),
+                )
                 for t in missing
             ]
             try:

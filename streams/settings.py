@@ -36,6 +36,11 @@ class CommonSettings(BaseSettings):
     session_timeout_s: float = Field(30.0, description="Consumer group session timeout.")
     heartbeat_interval_s: float = Field(3.0, description="Consumer group heartbeat interval.")
     max_message_bytes: int = Field(1_048_576, description="Largest record a producer sends.")
+    producer_idempotence: bool = Field(
+        True,
+        description="Idempotent producers (no duplicates or reordering from producer retries) on Apache Kafka; "
+        "always off on the embedded broker, which has no idempotent producer.",
+    )
 
     # -- topics -------------------------------------------------------------
     topic_audio: str = "calls.audio"
@@ -48,6 +53,9 @@ class CommonSettings(BaseSettings):
     topic_qa_calls: str = "qa.calls"
     partitions: int = Field(4, description="Partitions of each topic created at start-up.")
     replication_factor: int = Field(1, description="Replication factor of topics created at start-up.")
+    min_insync_replicas: int = Field(
+        0, description="min.insync.replicas of topics created at start-up on Apache Kafka; 0 = the broker's default."
+    )
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
 
     # -- process ------------------------------------------------------------

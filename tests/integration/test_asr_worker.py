@@ -24,7 +24,7 @@ from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw, resample
 from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 from streams.records import AudioFrame, CallEvent, TranscriptSegment, decode
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech"
 

@@ -1,4 +1,4 @@
-"""The embedded broker's life cycle and the clear errors around brokers."""
+"""The brokers' life cycles (embedded Tansu, Apache Kafka KRaft) and the clear errors around brokers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from streams.broker import BrokerError, EmbeddedBroker, kafka_metadata_ok
-from streams.kafka_clients import BrokerUnavailable, ensure_topics
+from streams.broker import BrokerError, EmbeddedBroker, kafka_metadata_brokers, kafka_metadata_ok
+from streams.kafka_broker import KafkaCluster
+from streams.kafka_clients import BrokerUnavailable, ensure_topics, make_consumer, make_producer, start_client
 from streams.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -105,3 +107,96 @@ def test_component_without_broker_exits_nonzero_with_message() -> None:
     )
     assert proc.returncode != 0
     assert "cannot reach the Kafka broker" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# Apache Kafka (KRaft) launched by callassist
+# ---------------------------------------------------------------------------
+def _java_pids_for(data_dir: Path) -> set[int]:
+    return _pids_of(f"kafka.Kafka {data_dir}")
+
+
+def test_kafka_missing_jars_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BrokerError, match="make kafka"):
+        KafkaCluster(tmp_path / "data", libs_dir=tmp_path / "no-jars").start()
+
+
+def test_kafka_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match="no `java` on PATH"):
+        KafkaCluster(tmp_path / "data").start()
+
+
+async def test_kafka_keeps_records_across_restart_and_moves_off_a_taken_port(tmp_path: Path) -> None:
+    cluster = KafkaCluster(tmp_path / "kafka")
+    cluster.start()
+    settings = CommonSettings(broker_url=cluster.url, topic_events="durable.events")
+    try:
+        assert kafka_metadata_brokers("127.0.0.1", cluster.nodes[0].port) == 1
+        await ensure_topics(settings, [settings.topic_events], partitions=1)
+        producer = make_producer(settings)
+        await start_client(producer, settings)
+        for i in range(100):
+            await producer.send(settings.topic_events, str(i).encode(), key=b"k")
+        await producer.flush()
+        await producer.stop()
+    finally:
+        cluster.stop()
+    assert not _java_pids_for(cluster.nodes[0].dir)
+    old_port = cluster.nodes[0].port
+    with socket.socket() as squatter:  # someone took the port meanwhile: the node moves to a free one
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen()
+        with KafkaCluster(tmp_path / "kafka") as again:
+            assert again.nodes[0].port != old_port
+            settings = settings.model_copy(update={"broker_url": again.url})
+            consumer = make_consumer(settings, None, settings.topic_events)
+            await start_client(consumer, settings)
+            try:
+                got: list[bytes] = []
+                deadline = time.monotonic() + 20
+                while len(got) < 100 and time.monotonic() < deadline:
+                    batch = await consumer.getmany(timeout_ms=500)
+                    got += [r.value for recs in batch.values() for r in recs]
+            finally:
+                await consumer.stop()
+    assert got == [str(i).encode() for i in range(100)]
+
+
+def test_kafka_broker_command_stops_cleanly_on_sigterm_without_orphan_jvm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kafka-cli"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "broker", "--kafka", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ},
+    )
+    assert proc.stdout is not None
+    line, seen = "", []
+    deadline = time.monotonic() + 120
+    while "CALLASSIST_BROKER_URL=" not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break  # the command exited
+        seen.append(line)
+    assert "CALLASSIST_BROKER_URL=" in line, f"exit code {proc.poll()}, output:\n{''.join(seen)}"
+    assert "CALLASSIST_BROKER_EMBEDDED=false" in line
+    host, port = line.split("CALLASSIST_BROKER_URL=")[1].split()[0].split(":")
+    assert kafka_metadata_brokers(host, int(port)) == 1
+    assert _java_pids_for(data_dir / "node-1")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert not _java_pids_for(data_dir / "node-1")
+    assert not kafka_metadata_ok(host, int(port))
+
+
+def test_broker_started_from_a_short_lived_thread_outlives_the_thread() -> None:
+    # PDEATHSIG follows the forking *thread*: a broker started from asyncio.to_thread used to get
+    # SIGTERM when the executor's thread ended (found by test_faults_kafka.py)
+    broker = EmbeddedBroker()
+    starter = threading.Thread(target=broker.start)
+    starter.start()
+    starter.join()
+    time.sleep(0.5)
+    try:
+        assert broker.running() and kafka_metadata_ok("127.0.0.1", broker.port)
+    finally:
+        broker.stop()

@@ -24,11 +24,12 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_ctrl_c_on_the_process_group_stops_everything_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["tansu", "kafka"])
+def test_ctrl_c_on_the_process_group_stops_everything_cleanly(tmp_path: Path, broker: str) -> None:
     env = {**os.environ, "CALLASSIST_DATA_DIR": str(tmp_path), "CALLASSIST_UI_PORT": str(free_port()),
            "CALLASSIST_INGEST_PORT": str(free_port())}
     env.pop("CALLASSIST_BROKER_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "demo", "--no-replay"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "demo", "--no-replay", "--broker", broker], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     assert proc.stdout is not None
     lines: list[str] = []

@@ -25,7 +25,7 @@ from pipeline.emotion.worker import EmotionWorker
 from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 from streams.records import AudioFrame, CallEvent, EmotionReading, decode
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 FRAME_S = 0.2
 SECONDS = 24.0

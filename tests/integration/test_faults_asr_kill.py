@@ -40,7 +40,7 @@ from streams.kafka_clients import ensure_topics
 from streams.records import TranscriptSegment
 from streams.settings import CommonSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 SECONDS = 30.0
 

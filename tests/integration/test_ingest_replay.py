@@ -23,7 +23,7 @@ from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
 from streams.broker import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 REPO = Path(__file__).resolve().parents[2]
 
 

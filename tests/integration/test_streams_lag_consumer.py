@@ -12,7 +12,7 @@ from streams.kafka_clients import ensure_topics, make_consumer, make_producer, s
 from streams.lag import ConsumerLag, stop
 from streams.settings import CommonSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 async def test_lag_counts_records_not_yet_handed_to_the_worker(broker_settings: CommonSettings) -> None:

@@ -37,7 +37,7 @@ from streams.records import (
     decode,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 REPO = Path(__file__).resolve().parents[2]
 OUT_TYPES = {"alerts": Alert, "suggestions": Suggestion, "assist_emotion": EmotionState, "qa_calls": CallSummary}

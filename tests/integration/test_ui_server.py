@@ -26,7 +26,7 @@ from assist_ui.samples import sample_call
 from assist_ui.settings import UiSettings
 from streams.kafka_clients import make_producer, start_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 TOKENS = {"agent-1": "it-agent-one-token-0001", "agent-2": "it-agent-two-token-0002",
           "sup-1": "it-supervisor-token-0003", "qa-1": "it-qa-reviewer-token-004"}

@@ -122,3 +122,6 @@ def test_the_streams_app_is_built_with_both_fixes(tmp_path: Path) -> None:
     assert isinstance(app, CallassistApp)
     assert type(app.tables.recovery) is SafeResumeRecovery
     assert type(app.transport).Consumer is SnapshotConsumer
+    # on a real Kafka broker the idempotent producer comes on top of the fix, never instead of it
+    from streams.faust_app import IdempotentProducer
+    assert settings.producer_idempotence and type(app.transport).Producer is IdempotentProducer
