@@ -14,13 +14,18 @@ API (``Authorization: Bearer <token>``)::
     GET  /api/qa/calls/<call_id>               one stored call (redacted) with its reviews
     POST /api/qa/calls/<call_id>/review?verdict=true_positive|false_positive[&alert_id][&note]
     GET  /api/qa/facets                        values for the filter drop-downs
+    POST /api/qa/calls/<call_id>/playback      (QA, supervisor) audit a playback, get a ticket URL
+    GET  /recordings/<ticket>                  the (redacted) recording, HTTP Range supported
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import mimetypes
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +36,7 @@ from assist_ui.auth import User, UserDirectory, bearer_token
 from assist_ui.fanout import Hub
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
+from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
 from assist_ui.redact import redact_obj
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
 
@@ -85,7 +91,10 @@ class HttpApi:
         metrics: UiMetrics,
         ready_check: Callable[[], Awaitable[bool]] | None = None,
         static_dir: Path = STATIC_DIR,
+        playback: PlaybackAudio | None = None,
     ) -> None:
+        self.playback = playback
+        self.tickets = Tickets()
         self.users = users
         self.store = store
         self.state = state
@@ -117,6 +126,8 @@ class HttpApi:
             return await self._api(method, path, params, headers)
         if method not in ("GET", "HEAD"):
             return _error(405, "method not allowed")
+        if path.startswith("/recordings/"):
+            return await self._recording(path.removeprefix("/recordings/"), headers)
         if path == "/healthz":
             return HttpResponse(200, b"ok\n")
         if path == "/readyz":
@@ -180,4 +191,53 @@ class HttpApi:
             except ReviewError as exc:
                 return _error(404 if "no call" in str(exc) or "has no alert" in str(exc) else 400, str(exc))
             return json_response(200, review)
+        if len(parts) == 3 and parts[0] == "calls" and parts[2] == "playback":
+            return await self._start_playback(user, method, parts[1])
         return _error(404, "no such API")
+
+    # -- recording playback (assist_ui/playback.py) -------------------------------------------
+    async def _start_playback(self, user: User, method: str, call_id: str) -> HttpResponse:
+        assert self.store is not None
+        if method != "POST":
+            return _error(405, "use POST")
+        if user.role not in ("qa", "supervisor"):
+            return _error(403, "forbidden")
+        if self.playback is None:
+            return _error(503, "recordings not configured")
+        found = await self.store.get_call(call_id)
+        if found is None:
+            return _error(404, "no such call")  # no transcript: the PII spans to hide are unknown
+        if not await asyncio.to_thread(self.playback.exists, call_id):
+            return _error(404, "no recording of this call")
+        spans = tuple(
+            (str(r.get("channel", "")), float(r["start"]), float(r["end"]))
+            for r in found["call"].get("audio_redactions") or []
+        )
+        at = time.time()
+        try:  # the audit comes first: no playback the trail lacks
+            await self.store.put_playback({"playback_id": uuid.uuid4().hex, "call_id": call_id, "user_id": user.id,
+                                           "user_role": user.role, "redacted": True, "at": at})
+        except Exception:
+            log.exception("could not audit a playback")
+            self.metrics.error("storage")
+            return _error(503, "playback not audited")
+        ticket = self.tickets.issue(call_id, user.id, spans)
+        return json_response(200, {"url": f"/recordings/{ticket}", "expires_in": self.tickets.ttl_s,
+                                   "redacted_spans": len(spans), "at": at})
+
+    async def _recording(self, token: str, headers: Mapping[str, str]) -> HttpResponse:
+        ticket = self.tickets.resolve(token)
+        if ticket is None or self.playback is None:
+            return HttpResponse(404, b"not found\n")
+        data = await self.playback.flac(ticket.call_id, list(ticket.spans))
+        if data is None:
+            return HttpResponse(404, b"not found\n")
+        base = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+        try:
+            rng = parse_range(headers.get("Range"), len(data))
+        except RangeNotSatisfiable:
+            return HttpResponse(416, b"", "audio/flac", {**base, "Content-Range": f"bytes */{len(data)}"})
+        if rng is None:
+            return HttpResponse(200, data, "audio/flac", base)
+        a, b = rng
+        return HttpResponse(206, data[a : b + 1], "audio/flac", {**base, "Content-Range": f"bytes {a}-{b}/{len(data)}"})
