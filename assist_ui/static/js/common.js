@@ -14,7 +14,10 @@ const CA = (() => {
       no_calls: 'No live call assigned to you right now. This panel updates as soon as one starts.',
       call_not_available: 'This call is not available to you.', waiting_call: 'Waiting for this call to start…',
       agent: 'Agent', customer: 'Customer', live: 'LIVE', ended: 'ENDED', queue: 'Queue', language: 'Language',
-      duration: 'Duration', no_alerts: 'No alerts', no_suggestions: 'No suggestions yet', no_strategy: 'No strategy needed yet',
+      duration: 'Duration', no_alerts: 'No alerts',
+      play_recording: 'Play recording', play_from: 'Play from here', no_recording: 'No recording of this call',
+      recording_redacted: 'Spoken personal data is replaced by a tone.', missing_title: 'Not done by the deadline',
+      deadline_at: 'deadline {t}', no_suggestions: 'No suggestions yet', no_strategy: 'No strategy needed yet',
       trend_rising: 'rising', trend_falling: 'falling', trend_steady: 'steady', arousal: 'Agitation',
       state_neutral: 'Neutral', state_angry: 'Angry', state_sad: 'Sad', state_happy: 'Happy', state_agitated: 'Agitated',
       state_calm: 'Calm', state_upset: 'Upset', state_unknown: 'Unknown',
@@ -74,6 +77,9 @@ const CA = (() => {
       copy: '复制', copied: '已复制 ✓', no_calls: '当前没有分配给您的通话。通话开始后此面板会立即更新。',
       call_not_available: '您无权查看此通话。', waiting_call: '等待此通话开始…', agent: '坐席', customer: '客户',
       live: '通话中', ended: '已结束', queue: '队列', language: '语言', duration: '时长', no_alerts: '暂无提醒',
+      play_recording: '播放录音', play_from: '从这里播放', no_recording: '此通话没有录音',
+      recording_redacted: '录音中说出的个人信息已用提示音替换。', missing_title: '未在规定时间内完成',
+      deadline_at: '截止 {t}',
       no_suggestions: '暂无推荐', no_strategy: '暂不需要特别策略', trend_rising: '上升', trend_falling: '下降',
       trend_steady: '平稳', arousal: '激动程度', state_neutral: '平静', state_angry: '愤怒', state_sad: '低落',
       state_happy: '愉快', state_agitated: '激动', state_calm: '平和', state_upset: '不满', state_unknown: '未知',
@@ -207,6 +213,11 @@ const CA = (() => {
     for (const [re, fmt] of REASONS) { const m = re.exec(String(text)); if (m) return fmt(m); }
     return String(text);
   }
+  // RQ_IDENTITY_CHECK or RQ_IDENTITY_CHECK:deadline → "Identity check" (ids are for rule authors)
+  function ruleName(id) {
+    const base = String(id || '').split(':')[0].replace(/^(RQ|FB|OR|RULE)_/i, '').replace(/[_.-]+/g, ' ').toLowerCase();
+    return base ? base.charAt(0).toUpperCase() + base.slice(1) : '';
+  }
   function roleLabel(r) { return I18N.en['role_' + r] ? t('role_' + r) : r; }
   function timeOf(epoch) {
     return epoch ? new Date(epoch * 1000).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—';
@@ -337,7 +348,7 @@ const CA = (() => {
 
   return {
     t, el, clear, applyI18n, setLang, onLang: (f) => langListeners.push(f), lang: () => lang,
-    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken,
+    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken, ruleName,
     token, api, requireUser, initChrome, LiveSocket, connStatus, copyText,
     strings: (which) => Object.assign({}, I18N[which] || {}), // for the localisation test
     // the one source of these vocabularies for every page
