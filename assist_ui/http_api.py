@@ -14,6 +14,7 @@ API (``Authorization: Bearer <token>``)::
     GET  /api/qa/calls/<call_id>               one stored call (redacted) with its reviews
     POST /api/qa/calls/<call_id>/review?verdict=true_positive|false_positive[&alert_id][&note]
     GET  /api/qa/facets                        values for the filter drop-downs
+    GET  /api/qa/calls/<call_id>/summary       extractive summary (reason, asks, commitments, outcome, alerts, emotion)
     POST /api/qa/calls/<call_id>/playback      (QA, supervisor) audit a playback, get a ticket URL
     GET  /recordings/<ticket>                  the (redacted) recording, HTTP Range supported
 """
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from assist_ui.auth import User, UserDirectory, bearer_token
+from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
@@ -191,6 +193,9 @@ class HttpApi:
             except ReviewError as exc:
                 return _error(404 if "no call" in str(exc) or "has no alert" in str(exc) else 400, str(exc))
             return json_response(200, review)
+        if len(parts) == 3 and parts[0] == "calls" and parts[2] == "summary" and method == "GET":
+            found = await self.store.get_call(parts[1])
+            return json_response(200, summarise(found["call"])) if found else _error(404, "no such call")
         if len(parts) == 3 and parts[0] == "calls" and parts[2] == "playback":
             return await self._start_playback(user, method, parts[1])
         return _error(404, "no such API")

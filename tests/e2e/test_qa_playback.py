@@ -84,6 +84,10 @@ async def test_qa_call_page_plays_in_sync_and_redacted(ui_process):  # noqa: F81
                 await qa.wait_for_timeout(200)
                 await qa.reload()
             await expect(qa.locator("#callhead .risk-big small")).to_have_text(" Critical")
+            # the summary, in the call's language (Mandarin), with what the agent committed to
+            await expect(qa.locator("#summary .sum-reason")).to_contain_text("理财产品退款政策")
+            await expect(qa.locator("#summary .sum-committed")).to_contain_text("退款")
+            await expect(qa.locator("#summary .sum-outcome")).to_contain_text("已升级")  # a complaint in the closing lines + a logged request
             # the deadline alert: once, at call level, with its deadline, never under the lines
             missing = qa.locator("#missing .missing-alert")
             await expect(missing).to_have_count(1)

@@ -25,6 +25,33 @@
     if (!r.ok) { fail(t('error', { msg: (r.body && r.body.error) || r.status })); return; }
     data = r.body;
     render();
+    const sr = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/summary');
+    if (sr.ok) { summary = sr.body; renderSummary(); }
+  }
+
+  // extractive summary (assist_ui/call_summary.py), in the call's language
+  let summary = null;
+  function renderSummary() {
+    const box = clear(document.getElementById('summary'));
+    if (!summary) return;
+    box.hidden = false;
+    const row = (key, ...content) => el('div', { className: 'sum-row sum-' + key },
+      el('span', { className: 'label' }, t('sum_' + key)), ' ', ...content);
+    const quotes = (items) => (items.length ? el('ul', {}, items.map((x) => el('li', {},
+      el('button', { type: 'button', className: 'small play-from', onclick: () => playFrom(x.at) }, '▶ ' + CA.clock(x.at)), ' ',
+      x.labels ? el('strong', {}, x.labels.join(' · ') + ': ') : null, '“' + x.text + '”'))) : el('span', { className: 'muted' }, t('sum_none')));
+    const r = summary.reason;
+    const sevs = {};
+    summary.alerts.forEach((a) => { sevs[a.severity] = (sevs[a.severity] || 0) + 1; });
+    const e = summary.emotion;
+    box.append(el('h2', {}, t('summary_title')),
+      row('reason', r.title ? el('strong', {}, r.title) : null, r.said ? ' “' + r.said + '”' : (r.title ? '' : t('sum_none'))),
+      row('asked', quotes(summary.customer_asked)),
+      row('committed', quotes(summary.agent_committed)),
+      row('outcome', el('strong', {}, summary.outcome_label)),
+      row('alerts', summary.alerts.length ? CA.SEVERITIES.filter((s) => sevs[s]).map((s) => CA.sevLabel(s) + ' ' + sevs[s]).join(' · ')
+        : t('sum_none')),
+      row('emotion', e.label + (e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : '')));
   }
 
   function render() {
@@ -344,6 +371,6 @@
     if (!verdict) return;
     if (await saveReview(verdict.value, form.note.value, '')) form.note.value = '';
   });
-  CA.onLang(() => { if (data) render(); });
+  CA.onLang(() => { if (data) { render(); renderSummary(); } });
   load();
 })();
