@@ -15,7 +15,7 @@ from typing import Any
 from assist_ui.audio_redaction import pii_audio_spans
 from assist_ui.redact import redact, redact_obj
 from assist_ui.store.model import CallFilter, alert_rows, call_row, check_review
-from assist_ui.store.schema import ACTION_COLUMNS, PLAYBACK_COLUMNS
+from assist_ui.store.schema import ACTION_COLUMNS, OVERRIDE_COLUMNS, PLAYBACK_COLUMNS
 
 
 class QaStore(ABC):
@@ -85,6 +85,24 @@ class QaStore(ABC):
     async def playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
         """Every audited playback of a call, oldest first."""
         return await self._playbacks_of(call_id)
+
+    async def put_score_override(self, override: dict[str, Any]) -> dict[str, Any]:
+        """Set (or replace) a reviewer's score for one scorecard item; the note is redacted."""
+        row = {key: override.get(key, "") for key in OVERRIDE_COLUMNS}
+        row["note"] = redact(str(row["note"]).strip())
+        row["score"], row["auto"] = float(override["score"]), float(override["auto"])
+        row["at"] = float(override.get("at") or time.time())
+        await self._put_score_override(row)
+        return row
+
+    async def score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        return await self._score_overrides_of(call_id)
+
+    async def _put_score_override(self, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     async def _put_playback(self, row: dict[str, Any]) -> None:
         raise NotImplementedError
