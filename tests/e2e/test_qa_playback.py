@@ -10,13 +10,16 @@ audited; agents are refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
+import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
-from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, TOKENS, sign_in, ui_process  # noqa: F401
+from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, TOKENS, _get_json, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import sample_call
 from pipeline.recordings.spool import SpooledFrame
@@ -66,6 +69,12 @@ async def test_qa_call_page_plays_in_sync_and_redacted(ui_process):  # noqa: F81
         "agent": {0: SpooledFrame(0, 0.0, RATE, "pcm16le", agent.tobytes())},
         "customer": {0: SpooledFrame(0, 0.0, RATE, "pcm16le", cust.tobytes())}})
     await _publish(settings, _summary())
+    for _ in range(150):  # the QA sink writes asynchronously: open the page once the call is stored
+        try:
+            await asyncio.to_thread(_get_json, f"{base}/api/qa/calls/{CALL}", TOKENS["qa-1"])
+            break
+        except urllib.error.HTTPError:
+            await asyncio.sleep(0.2)
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     async with async_playwright() as pw:
@@ -78,11 +87,7 @@ async def test_qa_call_page_plays_in_sync_and_redacted(ui_process):  # noqa: F81
             assert status == 403  # agents never play recordings
 
             qa = await sign_in(browser, base, "qa-1", f"/qa/call?id={CALL}")
-            for _ in range(100):  # the QA sink writes asynchronously
-                if await qa.locator("#callhead:not([hidden])").count():
-                    break
-                await qa.wait_for_timeout(200)
-                await qa.reload()
+            await expect(qa.locator("#callhead")).to_be_visible()
             await expect(qa.locator("#callhead .risk-big small")).to_have_text(" Critical")
             # the summary, in the call's language (Mandarin), with what the agent committed to
             await expect(qa.locator("#summary .sum-reason")).to_contain_text("理财产品退款政策")
@@ -129,6 +134,34 @@ async def test_qa_call_page_plays_in_sync_and_redacted(ui_process):  # noqa: F81
                 return {rate: audio.sampleRate, n: c.length, hidden: Array.from(c.slice(9.3 * 8000, 11.2 * 8000)), hidden2: Array.from(c.slice(11.4 * 8000, 13.2 * 8000)),
                         before: Array.from(c.slice(4 * 8000, 8 * 8000)), agent: Array.from(a.slice(9.3 * 8000, 13.2 * 8000))};
             }""")
+
+            # the scorecard: filled automatically, a QA override keeps the automatic score beside it
+            row = qa.locator('#scorecard tr.sc-item[data-item="identity_check"]')
+            await expect(row.locator(".sc-auto")).to_have_text("0 / 25")  # the identity check was missed
+            auto_total = await qa.locator("#scorecard .sc-auto-total").inner_text()
+            await row.locator("input.sc-score").fill("25")
+            await row.locator("input.sc-note").fill("核实过了 verified in the CRM")
+            await row.locator("button.sc-save").click()
+            await expect(row.locator(".sc-final")).to_contain_text("overridden by qa-1")
+            await expect(row.locator(".sc-auto")).to_have_text("0 / 25")
+            await qa.reload()
+            row = qa.locator('#scorecard tr.sc-item[data-item="identity_check"]')
+            await expect(row).to_have_class(re.compile(r"\boverridden\b"))
+            await expect(row.locator(".sc-final")).to_contain_text("核实过了 verified in the CRM")
+            await expect(qa.locator("#scorecard .sc-auto-total")).to_have_text(auto_total)
+            total = float(await qa.locator("#scorecard .sc-total").inner_text())
+            assert total == float(auto_total.split(" / ")[0]) + 25
+            await qa.screenshot(path=str(SHOTS / "qa_call_scorecard.png"), full_page=True)
+
+            # the CSV export from the list, with the override in it
+            await qa.goto(base + "/qa")
+            await expect(qa.locator("#calls tbody tr.call-row").first).to_have_attribute("data-call", CALL)
+            await expect(qa.locator("#calls tbody tr.call-row").first.locator(".level")).to_have_text("Critical")
+            async with qa.expect_download() as dl:
+                await qa.click("#export")
+            csv_path = await (await dl.value).path()
+            csv_text = (await asyncio.to_thread(Path(csv_path).read_bytes)).decode("utf-8-sig")
+            assert CALL in csv_text and "identity_check" in csv_text and ",critical," in csv_text
             assert qa.errors == [], qa.errors
         finally:
             await browser.close()

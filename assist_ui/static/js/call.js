@@ -27,6 +27,43 @@
     render();
     const sr = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/summary');
     if (sr.ok) { summary = sr.body; renderSummary(); }
+    const sc = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard');
+    if (sc.ok) { card = sc.body; renderScorecard(); }
+  }
+
+  // the QA form filled automatically (assist_ui/scorecard.py); QA may override an item, the
+  // automatic score stays next to it
+  let card = null;
+  function renderScorecard() {
+    const box = clear(document.getElementById('scorecard'));
+    if (!card) return;
+    box.hidden = false;
+    const label = (i) => i.label[CA.lang()] || i.label.en || i.id;
+    const rows = card.items.map((i) => {
+      const tr = el('tr', { className: 'sc-item' + (i.override ? ' overridden' : ''), dataset: { item: i.id } },
+        el('td', {}, label(i), i.evidence ? el('div', { className: 'muted sc-evidence data', title: i.evidence }, i.evidence) : null),
+        el('td', { className: 'sc-auto' }, `${i.auto} / ${i.weight}`),
+        el('td', { className: 'sc-final' }, String(i.score),
+          i.override ? el('div', { className: 'muted' }, t('sc_overridden', { who: i.override.reviewer }),
+            i.override.note ? el('span', { className: 'note' }, ' · ' + i.override.note) : '') : null));
+      if (user.role === 'qa') {
+        const input = el('input', { type: 'number', min: '0', max: String(i.weight), step: '1', value: String(i.score),
+          className: 'sc-score', 'aria-label': label(i) });
+        const note = el('input', { type: 'text', maxlength: '2000', className: 'sc-note', placeholder: t('sc_note') });
+        tr.append(el('td', {}, input, note, el('button', { type: 'button', className: 'small sc-save', onclick: async () => {
+          const p = new URLSearchParams({ item: i.id, score: input.value, note: note.value });
+          const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard?' + p, { method: 'POST' });
+          if (r.ok) { card = r.body; renderScorecard(); } else { fail(t('error', { msg: (r.body && r.body.error) || r.status })); }
+        } }, t('sc_save'))));
+      }
+      return tr;
+    });
+    box.append(el('h2', {}, t('scorecard_title')), el('table', { className: 'scorecard' },
+      el('thead', {}, el('tr', {}, el('th', {}, t('sc_item')), el('th', {}, t('sc_auto')), el('th', {}, t('sc_final')),
+        user.role === 'qa' ? el('th', {}, '') : null)),
+      el('tbody', {}, rows),
+      el('tfoot', {}, el('tr', {}, el('th', {}, t('sc_total')), el('td', { className: 'sc-auto-total' }, `${card.auto_total} / ${card.max}`),
+        el('td', { className: 'sc-total' }, String(card.total)), user.role === 'qa' ? el('td', {}, '') : null))));
   }
 
   // extractive summary (assist_ui/call_summary.py), in the call's language
@@ -39,19 +76,21 @@
       el('span', { className: 'label' }, t('sum_' + key)), ' ', ...content);
     const quotes = (items) => (items.length ? el('ul', {}, items.map((x) => el('li', {},
       el('button', { type: 'button', className: 'small play-from', onclick: () => playFrom(x.at) }, '▶ ' + CA.clock(x.at)), ' ',
-      x.labels ? el('strong', {}, x.labels.join(' · ') + ': ') : null, '“' + x.text + '”'))) : el('span', { className: 'muted' }, t('sum_none')));
+      x.labels ? el('strong', { className: 'data' }, x.labels.join(' · ') + ': ') : null,
+      el('span', { className: 'data' }, '“' + x.text + '”')))) : el('span', { className: 'muted' }, t('sum_none')));
     const r = summary.reason;
     const sevs = {};
     summary.alerts.forEach((a) => { sevs[a.severity] = (sevs[a.severity] || 0) + 1; });
     const e = summary.emotion;
     box.append(el('h2', {}, t('summary_title')),
-      row('reason', r.title ? el('strong', {}, r.title) : null, r.said ? ' “' + r.said + '”' : (r.title ? '' : t('sum_none'))),
+      row('reason', r.title ? el('strong', { className: 'data' }, r.title) : null,
+        r.said ? el('span', { className: 'data' }, ' “' + r.said + '”') : (r.title ? '' : t('sum_none'))),
       row('asked', quotes(summary.customer_asked)),
       row('committed', quotes(summary.agent_committed)),
-      row('outcome', el('strong', {}, summary.outcome_label)),
+      row('outcome', el('strong', { className: 'data' }, summary.outcome_label)),
       row('alerts', summary.alerts.length ? CA.SEVERITIES.filter((s) => sevs[s]).map((s) => CA.sevLabel(s) + ' ' + sevs[s]).join(' · ')
         : t('sum_none')),
-      row('emotion', e.label + (e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : '')));
+      row('emotion', el('span', { className: 'data' }, e.label), e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : ''));
   }
 
   function render() {
@@ -165,7 +204,7 @@
     if (!missing.length) return;
     box.append(el('h2', {}, t('missing_title')), el('ul', {}, missing.map((a) => el('li', {
       className: 'missing-alert sev-' + CA.cssToken(a.severity), dataset: { alert: a.alert_id } },
-    el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, ruleName(a.rule_id)), ' — ', a.message,
+    el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, ruleName(a.rule_id)), ' — ', el('span', { className: 'data' }, a.message),
     ' ', el('span', { className: 'muted deadline' }, t('deadline_at', { t: CA.clock(a.evidence_end) })),
     ' ', playButton(a.evidence_end)))));
   }
@@ -371,6 +410,6 @@
     if (!verdict) return;
     if (await saveReview(verdict.value, form.note.value, '')) form.note.value = '';
   });
-  CA.onLang(() => { if (data) { render(); renderSummary(); } });
+  CA.onLang(() => { if (data) { render(); renderSummary(); renderScorecard(); } });
   load();
 })();

@@ -49,6 +49,17 @@
     return p;
   }
 
+  // the ranked list with scorecard totals as CSV (fetched with the token, saved from a blob)
+  document.getElementById('export').addEventListener('click', async () => {
+    const res = await fetch('/api/qa/export.csv?' + query(), { headers: { Authorization: 'Bearer ' + CA.token() }, cache: 'no-store' });
+    if (!res.ok) return;
+    const a = el('a', {}, 'csv');
+    a.href = URL.createObjectURL(await res.blob());
+    a.download = 'qa-calls.csv';
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  });
+
   async function load() {
     const urlParams = new URLSearchParams();
     FIELDS.forEach((f) => { if (form[f].value) urlParams.set(f, form[f].value); });
