@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from pipeline.audio import resample
-from pipeline.recordings.store import CHANNELS, RecordingStore
+from pipeline.recordings.store import CHANNELS, RecordingStore, make_store
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 Span = tuple[str, float, float]  # channel, start, end (seconds)
@@ -149,5 +149,6 @@ class PlaybackAudio:
         return buf.getvalue()
 
 
-def recording_store(root: Path) -> PlaybackAudio:
-    return PlaybackAudio(RecordingStore(root))
+def recording_store(root: Path, backend: str = "local", bucket: str = "", prefix: str = "",
+                    endpoint_url: str = "", region: str = "") -> PlaybackAudio:
+    return PlaybackAudio(make_store(backend, root, bucket, prefix, endpoint_url, region))

@@ -96,7 +96,10 @@ class UiServer:
         )
         self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
         self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check,
-                           playback=recording_store(settings.recordings_path()))
+                           playback=recording_store(
+                               settings.recordings_path(), settings.recordings_backend, settings.recordings_s3_bucket,
+                               settings.recordings_s3_prefix, settings.recordings_s3_endpoint_url,
+                               settings.recordings_s3_region))
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()

@@ -66,6 +66,11 @@ class UiSettings(CommonSettings):
     recordings_dir: Path | None = Field(
         None, description="The recording sink's store (same setting as `callassist recordings`); default <data_dir>/recordings."
     )
+    recordings_backend: str = Field("local", description="local | s3 (same settings as `callassist recordings`).")
+    recordings_s3_bucket: str = Field("", description="Bucket of the s3 recording backend.")
+    recordings_s3_prefix: str = Field("recordings/", description="Key prefix inside the bucket.")
+    recordings_s3_endpoint_url: str = Field("", description="Endpoint of a non-AWS S3-compatible store.")
+    recordings_s3_region: str = Field("", description="Region of the bucket (AWS).")
     ui_bridge_enabled: bool = Field(True, description="Consume the live topics (false: QA pages only).")
 
     def recordings_path(self) -> Path:

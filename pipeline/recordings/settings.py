@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
+from pipeline.recordings.store import RecordingStore, make_store
 from streams.settings import CommonSettings
 
 
@@ -29,6 +31,13 @@ class RecordingSettings(CommonSettings):
     recordings_retention_days: float = Field(
         0.0, ge=0.0, description="Delete finalised recordings older than this (0 = keep for ever)."
     )
+    recordings_backend: Literal["local", "s3"] = Field(
+        "local", description="Where finished recordings go: the local folder, or an S3-compatible bucket."
+    )
+    recordings_s3_bucket: str = Field("", description="Bucket of the s3 backend.")
+    recordings_s3_prefix: str = Field("recordings/", description="Key prefix inside the bucket.")
+    recordings_s3_endpoint_url: str = Field("", description="Endpoint of a non-AWS store (MinIO, Ceph, OSS …).")
+    recordings_s3_region: str = Field("", description="Region of the bucket (AWS).")
     recordings_fsync: bool = Field(True, description="fsync the spool before committing offsets (durability).")
 
     @property
@@ -38,3 +47,7 @@ class RecordingSettings(CommonSettings):
     @property
     def spool_dir(self) -> Path:
         return self.recordings_spool_dir or self.data_dir / "recordings-spool"
+
+    def make_store(self) -> RecordingStore:
+        return make_store(self.recordings_backend, self.store_dir, self.recordings_s3_bucket,
+                          self.recordings_s3_prefix, self.recordings_s3_endpoint_url, self.recordings_s3_region)

@@ -1,14 +1,16 @@
-"""The local recording store: ``<root>/<call dir>/{agent,customer}.flac`` + ``meta.json``.
+"""The recording store: ``<call dir>/{agent,customer}.flac`` + ``meta.json``, in a local folder
+(the default) or an S3-compatible bucket (:class:`S3RecordingStore`, same layout as keys).
 
 Each channel is laid out on the call's own time axis (frame ``start`` → sample offset), so gaps
 become silence, duplicates land on themselves, and audio that arrives after a call was written
-is merged into the existing file by writing it again. Files are written to a temporary name,
-fsynced and renamed, so a reader never sees a half-written recording.
+is merged into the existing file by writing it again. Local files are written to a temporary
+name, fsynced and renamed (an S3 PUT is atomic), so a reader never sees a half-written recording.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -38,36 +40,60 @@ def call_dir_name(call_id: str) -> str:
 
 
 class RecordingStore:
+    """Local folder back end; subclasses replace the four byte-level primitives."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    # -- primitives (blocking) ---------------------------------------------------------------
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _put(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic_bytes(path, data)
+
+    def _call_dirs(self) -> list[str]:
+        return [p.name for p in self.root.iterdir() if p.is_dir()] if self.root.exists() else []
+
+    def _delete_call_dir(self, name: str) -> None:
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    # -- API ---------------------------------------------------------------------------------
     def call_dir(self, call_id: str) -> Path:
         return self.root / call_dir_name(call_id)
 
     def channel_path(self, call_id: str, channel: str) -> Path:
+        return self.root / self._channel_key(call_id, channel)
+
+    @staticmethod
+    def _channel_key(call_id: str, channel: str) -> str:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
-        return self.call_dir(call_id) / f"{channel}.flac"
+        return f"{call_dir_name(call_id)}/{channel}.flac"
 
     def meta(self, call_id: str) -> dict[str, Any] | None:
+        data = self._get(f"{call_dir_name(call_id)}/meta.json")
         try:
-            meta = json.loads((self.call_dir(call_id) / "meta.json").read_text("utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            meta = json.loads(data) if data is not None else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return None
         return meta if isinstance(meta, dict) and meta.get("call_id") == call_id else None
 
     def read_channel(self, call_id: str, channel: str) -> tuple[np.ndarray, int] | None:
         """int16 samples and their rate, or None when the channel was not recorded."""
-        path = self.channel_path(call_id, channel)
-        if not path.exists():
+        data = self._get(self._channel_key(call_id, channel))
+        if data is None:
             return None
-        samples, rate = sf.read(path, dtype="int16")
+        samples, rate = sf.read(io.BytesIO(data), dtype="int16")
         return samples, int(rate)
 
     def write_call(self, call_id: str, frames: Mapping[str, Mapping[int, SpooledFrame]]) -> dict[str, Any]:
         """Merge the given frames into the call's recording (blocking: run it off the event loop)."""
-        folder = self.call_dir(call_id)
-        folder.mkdir(parents=True, exist_ok=True)
         old = self.meta(call_id) or {}
         channels: dict[str, Any] = dict(old.get("channels", {}))
         for channel, by_seq in frames.items():
@@ -75,28 +101,81 @@ class RecordingStore:
                 continue
             existing = self.read_channel(call_id, channel)
             samples, rate = _lay_out(by_seq.values(), existing)
-            _write_atomic_flac(self.channel_path(call_id, channel), samples, rate)
+            buf = io.BytesIO()
+            sf.write(buf, samples, rate, format="FLAC", subtype="PCM_16")
+            self._put(self._channel_key(call_id, channel), buf.getvalue())
             channels[channel] = {"sample_rate": rate, "seconds": round(samples.size / rate, 3)}
         meta = {"call_id": call_id, "channels": channels, "written_at": time.time(), "format": "flac"}
-        _write_atomic_bytes(folder / "meta.json", json.dumps(meta, ensure_ascii=False).encode())
+        self._put(f"{call_dir_name(call_id)}/meta.json", json.dumps(meta, ensure_ascii=False).encode())
         return meta
 
     def expire(self, retention_days: float, now: float | None = None) -> list[str]:
         """Delete recordings written more than ``retention_days`` ago; returns their folder names."""
-        if retention_days <= 0 or not self.root.exists():
+        if retention_days <= 0:
             return []
         cutoff = (now or time.time()) - retention_days * 86400.0
         gone = []
-        for folder in self.root.iterdir():
-            meta_path = folder / "meta.json"
+        for name in self._call_dirs():
             try:
-                written = float(json.loads(meta_path.read_text("utf-8")).get("written_at", 0))
-            except (OSError, ValueError, AttributeError):
+                written = float(json.loads(self._get(f"{name}/meta.json") or b"{}").get("written_at", 0))
+            except (ValueError, AttributeError):
                 continue
-            if written < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-                gone.append(folder.name)
+            if 0 < written < cutoff:
+                self._delete_call_dir(name)
+                gone.append(name)
         return gone
+
+
+class S3RecordingStore(RecordingStore):
+    """The same layout as object keys in an S3-compatible bucket (AWS S3, MinIO, Ceph, OSS …).
+
+    Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    a profile, an IAM role); ``endpoint_url`` points at a non-AWS store.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
+                 region: str | None = None, client: Any = None) -> None:
+        super().__init__(Path("/nonexistent"))
+        import boto3  # optional dependency: pip install callassist[s3]
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None)
+
+    def channel_path(self, call_id: str, channel: str) -> Path:
+        raise NotImplementedError("S3 recordings have keys, not paths")
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read())
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def _put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def _call_dirs(self) -> list[str]:
+        names = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
+        ):
+            names += [p["Prefix"][len(self.prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        return names
+
+    def _delete_call_dir(self, name: str) -> None:
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.prefix}{name}/")
+        keys = [{"Key": o["Key"]} for o in listed.get("Contents", [])]
+        if keys:
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+
+def make_store(backend: str, root: Path, bucket: str = "", prefix: str = "", endpoint_url: str = "",
+               region: str = "") -> RecordingStore:
+    if backend == "s3":
+        if not bucket:
+            raise ValueError("the s3 recording backend needs RECORDINGS_S3_BUCKET")
+        return S3RecordingStore(bucket, prefix, endpoint_url or None, region or None)
+    return RecordingStore(root)
 
 
 def _lay_out(frames: Iterable[SpooledFrame], existing: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, int]:
@@ -131,16 +210,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_atomic_flac(path: Path, samples: np.ndarray, rate: int) -> None:
-    tmp = path.with_suffix(".flac.tmp")
-    with open(tmp, "wb") as f:
-        sf.write(f, samples, rate, format="FLAC", subtype="PCM_16")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _write_atomic_bytes(path: Path, data: bytes) -> None:

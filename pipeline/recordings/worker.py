@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from pipeline.recordings import spool
 from pipeline.recordings.settings import RecordingSettings
-from pipeline.recordings.store import CHANNELS, RecordingStore, call_dir_name
+from pipeline.recordings.store import CHANNELS, call_dir_name
 from streams.kafka_clients import ensure_topics, make_consumer, start_client
 from streams.observability import malformed_counter
 from streams.records import AudioFrame, CallEvent, RecordDecodeError, decode
@@ -61,7 +61,7 @@ class RecordingSink:
     def __init__(self, settings: RecordingSettings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
         self.metrics = RecordingMetrics(registry)
-        self.store = RecordingStore(settings.store_dir)
+        self.store = settings.make_store()
         self.calls: dict[str, _SpooledCall] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recordings")
         self._consumer: AIOKafkaConsumer | None = None
@@ -88,8 +88,8 @@ class RecordingSink:
         await start_client(consumer, s)
         self._consumer = consumer
         self._ready = True
-        log.info("recording sink consuming %s into %s (%d calls in the spool)", s.topic_audio,
-                 s.store_dir, len(self.calls))
+        where = f"s3://{s.recordings_s3_bucket}/{s.recordings_s3_prefix}" if s.recordings_backend == "s3" else s.store_dir
+        log.info("recording sink consuming %s into %s (%d calls in the spool)", s.topic_audio, where, len(self.calls))
 
     async def run(self) -> None:
         try:
