@@ -132,7 +132,7 @@ class RecordingSink:
                 for f in frames:
                     call.seen[f.channel].add(f.seq)
             for cid in ended_known:
-                self.calls[cid].ended_at = now
+                self.calls.setdefault(cid, _SpooledCall(last_audio=now)).ended_at = now
         if batches:
             await self._consumer.commit()  # only after the spool was fsynced
         self.metrics.frames.labels("spooled").inc(sum(len(v) for v in new.values()))
@@ -178,13 +178,14 @@ class RecordingSink:
                 per_channel[f.channel].append(spool.encode(f.seq, f.start, f.sample_rate, f.encoding, f.payload))
             for channel, records in per_channel.items():
                 spool.append(folder / f"{channel}.spool", records, fsync)
-        known = []
+        # calls.events and calls.audio are different topics: an end event may come before
+        # (some of) the call's audio, so it is always kept, durably, like the audio
         for cid in ended:
             folder = self._folder(cid)
-            if cid in self.calls or cid in new:
-                (folder / "ended").write_text(str(now), "utf-8")
-                known.append(cid)
-        return known
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "call_id").write_text(cid, "utf-8")
+            (folder / "ended").write_text(str(now), "utf-8")
+        return ended
 
     def _recover_spool(self) -> dict[str, _SpooledCall]:
         calls: dict[str, _SpooledCall] = {}
@@ -197,9 +198,8 @@ class RecordingSink:
             except OSError:
                 continue
             spools = [folder / f"{ch}.spool" for ch in CHANNELS if (folder / f"{ch}.spool").exists()]
-            if not spools:
-                continue
-            call = _SpooledCall(last_audio=max(p.stat().st_mtime for p in spools))
+            marks = spools or [folder / "call_id"]
+            call = _SpooledCall(last_audio=max(p.stat().st_mtime for p in marks))
             for p in spools:
                 call.seen[p.stem] = set(spool.read(p))
             ended = folder / "ended"
@@ -211,7 +211,8 @@ class RecordingSink:
     def _write(self, call_id: str) -> None:
         folder = self._folder(call_id)
         frames = {ch: spool.read(folder / f"{ch}.spool") for ch in CHANNELS if (folder / f"{ch}.spool").exists()}
-        self.store.write_call(call_id, frames)
+        if any(frames.values()):  # an end event whose call never sent audio leaves nothing
+            self.store.write_call(call_id, frames)
         shutil.rmtree(folder)  # only after the FLAC files and meta.json are durable
 
     # ------------------------------------------------------------------------------------------

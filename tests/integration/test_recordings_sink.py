@@ -101,3 +101,24 @@ async def test_sink_writes_both_channels_and_survives_a_restart(make_settings: A
         assert np.array_equal(samples, expected)  # every frame, once, in place
         assert store.channel_path("call-r1", channel).stat().st_size < expected.nbytes  # compressed
     assert not any(settings.spool_dir.iterdir())  # spool removed after the write
+
+
+async def test_end_event_before_the_audio_is_not_lost(make_settings: Any, shared_data: Path) -> None:
+    # calls.events and calls.audio are different topics: the end may be read first
+    settings: RecordingSettings = make_settings(
+        RecordingSettings, recordings_end_grace_s=2.0, recordings_group_id="rec-it-end", broker_connect_timeout_s=30)
+    await ensure_topics(settings, [settings.topic_audio, settings.topic_events])
+    sink = RecordingSink(settings, CollectorRegistry())
+    await sink.start()
+    store = RecordingStore(settings.store_dir)
+    try:
+        ended = CallEvent(call_id="call-r2", kind="ended", ts=time.time())
+        await _send(settings, [(settings.topic_events, "call-r2", ended.to_bytes())])
+        await _run_until(sink, lambda: "call-r2" in sink.calls, 20)
+        frames = _frames("call-r2", "agent", shared_data / "calls" / "auto_repairs_40_agent.wav")[:10]
+        await _send(settings, [(settings.topic_audio, f.call_id, f.to_bytes()) for f in frames])
+        await _run_until(sink, lambda: store.meta("call-r2") is not None, 20)  # idle timeout is 300 s
+    finally:
+        await sink.close()
+    got = store.read_channel("call-r2", "agent")
+    assert got is not None and got[0].size == 10 * 1600
