@@ -14,12 +14,23 @@ API (``Authorization: Bearer <token>``)::
     GET  /api/qa/calls/<call_id>               one stored call (redacted) with its reviews
     POST /api/qa/calls/<call_id>/review?verdict=true_positive|false_positive[&alert_id][&note]
     GET  /api/qa/facets                        values for the filter drop-downs
+    GET  /api/qa/calls/<call_id>/scorecard     the QA form filled for the call (automatic + overrides)
+    POST /api/qa/calls/<call_id>/scorecard?item&score[&note]   (QA) override one item; the automatic score is kept
+    GET  /api/qa/export.csv?<list filters>     ranked calls with risk and scorecard totals
+    GET  /api/qa/calls/<call_id>/summary       extractive summary (reason, asks, commitments, outcome, alerts, emotion)
+    POST /api/qa/calls/<call_id>/playback      (QA, supervisor) audit a playback, get a ticket URL
+    GET  /recordings/<ticket>                  the (redacted) recording, HTTP Range supported
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import logging
 import mimetypes
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +38,17 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from assist_ui.auth import User, UserDirectory, bearer_token
+from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub, dumps
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
+from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
 from assist_ui.redact import redact_obj
+from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +101,12 @@ class HttpApi:
         metrics: UiMetrics,
         ready_check: Callable[[], Awaitable[bool]] | None = None,
         static_dir: Path = STATIC_DIR,
+        playback: PlaybackAudio | None = None,
+        scorecard_form: Form | None = None,
     ) -> None:
+        self.playback = playback
+        self.form = scorecard_form or load_form()
+        self.tickets = Tickets()
         self.users = users
         self.store = store
         self.state = state
@@ -116,6 +138,8 @@ class HttpApi:
             return await self._api(method, path, params, headers)
         if method not in ("GET", "HEAD"):
             return _error(405, "method not allowed")
+        if path.startswith("/recordings/"):
+            return await self._recording(path.removeprefix("/recordings/"), headers)
         if path == "/healthz":
             return HttpResponse(200, b"ok\n")
         if path == "/readyz":
@@ -161,6 +185,8 @@ class HttpApi:
                 return _error(400, str(exc))
             items, total = await self.store.list_calls(f)
             return json_response(200, {"items": items, "total": total, "limit": f.limit, "offset": f.offset})
+        if parts == ["export.csv"] and method == "GET":
+            return await self._export(params)
         if parts == ["facets"] and method == "GET":
             return json_response(200, await self.store.facets())
         if len(parts) == 2 and parts[0] == "calls" and method == "GET":
@@ -179,4 +205,115 @@ class HttpApi:
             except ReviewError as exc:
                 return _error(404 if "no call" in str(exc) or "has no alert" in str(exc) else 400, str(exc))
             return json_response(200, review)
+        if len(parts) == 3 and parts[0] == "calls" and parts[2] == "summary" and method == "GET":
+            found = await self.store.get_call(parts[1])
+            return json_response(200, summarise(found["call"])) if found else _error(404, "no such call")
+        if len(parts) == 3 and parts[0] == "calls" and parts[2] == "playback":
+            return await self._start_playback(user, method, parts[1])
+        if len(parts) == 3 and parts[0] == "calls" and parts[2] == "scorecard":
+            return await self._scorecard(user, method, parts[1], params)
         return _error(404, "no such API")
+
+    # -- scorecards (assist_ui/scorecard.py) --------------------------------------------------
+    async def _scorecard(self, user: User, method: str, call_id: str, params: dict[str, str]) -> HttpResponse:
+        assert self.store is not None
+        found = await self.store.get_call(call_id)
+        if found is None:
+            return _error(404, "no such call")
+        if method == "POST":
+            if not user.can("qa_write"):
+                return _error(403, "forbidden")
+            item = next((i for i in self.form.items if i.id == params.get("item", "")), None)
+            if item is None:
+                return _error(400, "no such scorecard item")
+            try:
+                score = float(params.get("score", ""))
+            except ValueError:
+                return _error(400, "score must be a number")
+            if not 0 <= score <= item.weight:
+                return _error(400, f"score must be between 0 and {item.weight:g}")
+            note = params.get("note", "")
+            if len(note) > 2000:
+                return _error(400, "note too long")
+            auto = next(i["auto"] for i in fill(self.form, found["call"])["items"] if i["id"] == item.id)
+            await self.store.put_score_override({"call_id": call_id, "item_id": item.id, "score": score, "auto": auto,
+                                                 "note": note, "reviewer": user.id})
+        elif method != "GET":
+            return _error(405, "use GET or POST")
+        return json_response(200, fill(self.form, found["call"], await self.store.score_overrides_of(call_id)))
+
+    async def _export(self, params: dict[str, str]) -> HttpResponse:
+        """Every matching call, ranked (risk by default), with its scorecard totals, as CSV."""
+        assert self.store is not None
+        try:
+            f = parse_filter({k: v for k, v in params.items() if k not in ("limit", "offset")})
+        except FilterError as exc:
+            return _error(400, str(exc))
+        f = dataclasses.replace(f, limit=200, offset=0)
+        rows: list[dict[str, Any]] = []
+        while len(rows) < 5000:
+            items, total = await self.store.list_calls(f)
+            for item in items:
+                found = await self.store.get_call(item["call_id"])
+                if found is None:
+                    continue
+                card = fill(self.form, found["call"], await self.store.score_overrides_of(item["call_id"]))
+                worst = SEVERITIES_BY_RANK.get(int(item.get("max_severity") or 0), "")
+                level = item.get("risk_level", "")
+                if SEVERITY_RANK.get(worst, 0) > SEVERITY_RANK.get(level, 0):
+                    level = worst  # never below the worst alert (a Critical alert is never "high")
+                rows.append({**item, "rank": len(rows) + 1, "risk_level": level, "max_severity": worst,
+                             "score_auto": card["auto_total"], "score_final": card["total"], "score_max": card["max"],
+                             "overridden_items": " ".join(i["id"] for i in card["items"] if i["override"])})
+            f = dataclasses.replace(f, offset=f.offset + len(items))
+            if not items or f.offset >= total:
+                break
+        return HttpResponse(200, export_csv(rows).encode("utf-8-sig"), "text/csv; charset=utf-8",
+                            {"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="qa-calls.csv"'})
+
+    # -- recording playback (assist_ui/playback.py) -------------------------------------------
+    async def _start_playback(self, user: User, method: str, call_id: str) -> HttpResponse:
+        assert self.store is not None
+        if method != "POST":
+            return _error(405, "use POST")
+        if user.role not in ("qa", "supervisor"):
+            return _error(403, "forbidden")
+        if self.playback is None:
+            return _error(503, "recordings not configured")
+        found = await self.store.get_call(call_id)
+        if found is None:
+            return _error(404, "no such call")  # no transcript: the PII spans to hide are unknown
+        if not await asyncio.to_thread(self.playback.exists, call_id):
+            return _error(404, "no recording of this call")
+        spans = tuple(
+            (str(r.get("channel", "")), float(r["start"]), float(r["end"]))
+            for r in found["call"].get("audio_redactions") or []
+        )
+        at = time.time()
+        try:  # the audit comes first: no playback the trail lacks
+            await self.store.put_playback({"playback_id": uuid.uuid4().hex, "call_id": call_id, "user_id": user.id,
+                                           "user_role": user.role, "redacted": True, "at": at})
+        except Exception:
+            log.exception("could not audit a playback")
+            self.metrics.error("storage")
+            return _error(503, "playback not audited")
+        ticket = self.tickets.issue(call_id, user.id, spans)
+        return json_response(200, {"url": f"/recordings/{ticket}", "expires_in": self.tickets.ttl_s,
+                                   "redacted_spans": len(spans), "at": at})
+
+    async def _recording(self, token: str, headers: Mapping[str, str]) -> HttpResponse:
+        ticket = self.tickets.resolve(token)
+        if ticket is None or self.playback is None:
+            return HttpResponse(404, b"not found\n")
+        data = await self.playback.flac(ticket.call_id, list(ticket.spans))
+        if data is None:
+            return HttpResponse(404, b"not found\n")
+        base = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+        try:
+            rng = parse_range(headers.get("Range"), len(data))
+        except RangeNotSatisfiable:
+            return HttpResponse(416, b"", "audio/flac", {**base, "Content-Range": f"bytes */{len(data)}"})
+        if rng is None:
+            return HttpResponse(200, data, "audio/flac", base)
+        a, b = rng
+        return HttpResponse(206, data[a : b + 1], "audio/flac", {**base, "Content-Range": f"bytes {a}-{b}/{len(data)}"})

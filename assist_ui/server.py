@@ -40,6 +40,7 @@ from assist_ui.http_api import HttpApi
 from assist_ui.live_actions import ACTION_OPS, LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
+from assist_ui.playback import recording_store
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
 from streams import log_scrub
@@ -86,7 +87,11 @@ class UiServer:
             idle_timeout_s=settings.ui_idle_timeout_s,
         )
         self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
-        self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check)
+        self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check,
+                           playback=recording_store(
+                               settings.recordings_path(), settings.recordings_backend, settings.recordings_s3_bucket,
+                               settings.recordings_s3_prefix, settings.recordings_s3_endpoint_url,
+                               settings.recordings_s3_region))
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()

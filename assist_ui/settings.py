@@ -63,7 +63,18 @@ class UiSettings(CommonSettings):
     ui_pg_schema: str = Field("", description="PostgreSQL schema for the QA tables (default: public).")
     ui_sink_enabled: bool = Field(True, description="Run the qa.calls sink inside `callassist ui`.")
     ui_sink_group: str = Field("callassist-qa-sink", description="Consumer group of the qa.calls sink.")
+    recordings_dir: Path | None = Field(
+        None, description="The recording sink's store (same setting as `callassist recordings`); default <data_dir>/recordings."
+    )
+    recordings_backend: str = Field("local", description="local | s3 (same settings as `callassist recordings`).")
+    recordings_s3_bucket: str = Field("", description="Bucket of the s3 recording backend.")
+    recordings_s3_prefix: str = Field("recordings/", description="Key prefix inside the bucket.")
+    recordings_s3_endpoint_url: str = Field("", description="Endpoint of a non-AWS S3-compatible store.")
+    recordings_s3_region: str = Field("", description="Region of the bucket (AWS).")
     ui_bridge_enabled: bool = Field(True, description="Consume the live topics (false: QA pages only).")
+
+    def recordings_path(self) -> Path:
+        return self.recordings_dir or (self.data_dir / "recordings")
 
     def sqlite_path(self) -> Path:
         return self.ui_sqlite_path or (self.data_dir / "qa.sqlite3")

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("pipeline.ingest.cli", "call audio gateway (websocket) and file replay into Kafka"),
     "asr": ("pipeline.asr.cli", "streaming transcription worker; `asr transcribe FILE...` offline"),
     "emotion": ("pipeline.emotion.cli", "prosody emotion worker; `emotion score|evaluate` offline"),
+    "recordings": ("pipeline.recordings.cli", "recording sink: calls.audio -> FLAC per call for QA playback"),
     "streams": ("streams.cli", "Faust stream processors; `streams check TRANSCRIPT.jsonl` offline"),
     "ui": ("assist_ui.cli", "agent panel, supervisor wall, QA review (websockets + pages)"),
     "bench": ("pipeline.bench_cli", "whole-pipeline benchmark on the embedded defaults"),
@@ -27,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def usage() -> str:
     lines = ["usage: callassist COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_mod, help_) in COMMANDS.items()]
+    lines += [f"  {name:<10} {help_}" for name, (_mod, help_) in COMMANDS.items()]
     lines += ["", "Settings come from CALLASSIST_* environment variables (see README.md)."]
     return "\n".join(lines)
 

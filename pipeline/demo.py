@@ -58,6 +58,7 @@ COMPONENTS = [
     Component("ui", "assist_ui.cli"),
     Component("streams", "streams.cli"),
     Component("emotion", "pipeline.emotion.cli"),
+    Component("recordings", "pipeline.recordings.cli"),
     Component("asr", "pipeline.asr.cli"),
     Component("ingest", "pipeline.ingest.cli"),
 ]

@@ -12,9 +12,10 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
+from assist_ui.audio_redaction import pii_audio_spans
 from assist_ui.redact import redact, redact_obj
 from assist_ui.store.model import CallFilter, alert_rows, call_row, check_review
-from assist_ui.store.schema import ACTION_COLUMNS
+from assist_ui.store.schema import ACTION_COLUMNS, OVERRIDE_COLUMNS, PLAYBACK_COLUMNS
 
 
 class QaStore(ABC):
@@ -27,6 +28,8 @@ class QaStore(ABC):
         same call replaces it (a re-scored call) but keeps the reviewers' verdicts.
         """
         clean = redact_obj(summary)
+        # computed before redaction drops the word timings: what QA playback must hide
+        clean["audio_redactions"] = pii_audio_spans(summary.get("transcript") or [])
         row = call_row(clean, time.time() if now is None else now)
         return await self._upsert(row, alert_rows(clean))
 
@@ -71,6 +74,41 @@ class QaStore(ABC):
     async def actions_of(self, call_id: str) -> list[dict[str, Any]]:
         """Every stored live action of a call, oldest first."""
         return await self._actions_of(call_id)
+
+    async def put_playback(self, playback: dict[str, Any]) -> None:
+        """Audit one recording playback (``playback_id, call_id, user_id, user_role, redacted, at``)."""
+        row = {key: playback.get(key, "") for key in PLAYBACK_COLUMNS}
+        row["redacted"] = 1 if playback.get("redacted", True) else 0
+        row["at"] = float(playback.get("at") or time.time())
+        await self._put_playback(row)
+
+    async def playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
+        """Every audited playback of a call, oldest first."""
+        return await self._playbacks_of(call_id)
+
+    async def put_score_override(self, override: dict[str, Any]) -> dict[str, Any]:
+        """Set (or replace) a reviewer's score for one scorecard item; the note is redacted."""
+        row = {key: override.get(key, "") for key in OVERRIDE_COLUMNS}
+        row["note"] = redact(str(row["note"]).strip())
+        row["score"], row["auto"] = float(override["score"]), float(override["auto"])
+        row["at"] = float(override.get("at") or time.time())
+        await self._put_score_override(row)
+        return row
+
+    async def score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        return await self._score_overrides_of(call_id)
+
+    async def _put_score_override(self, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def _put_playback(self, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     # -- back end ----------------------------------------------------------------
     @abstractmethod

@@ -15,7 +15,13 @@ import asyncpg
 
 from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
-from assist_ui.store.schema import ACTION_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE
+from assist_ui.store.schema import (
+    ACTION_COLUMNS,
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    OVERRIDE_COLUMNS,
+    PLAYBACK_COLUMNS,
+)
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x43414C4C  # "CALL": any constant shared by all replicas
@@ -127,6 +133,34 @@ class PostgresStore(QaStore):
             *[row[k] for k in ACTION_COLUMNS],
         )
         return bool(status.endswith(" 1"))
+
+    async def _put_score_override(self, row: dict[str, Any]) -> None:
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(OVERRIDE_COLUMNS)))
+        await self.pool.execute(
+            f"INSERT INTO score_overrides ({', '.join(OVERRIDE_COLUMNS)}) VALUES ({placeholders}) "
+            "ON CONFLICT (call_id, item_id) DO UPDATE SET score = excluded.score, auto = excluded.auto, "
+            "note = excluded.note, reviewer = excluded.reviewer, at = excluded.at",
+            *[row[k] for k in OVERRIDE_COLUMNS],
+        )
+
+    async def _score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT {', '.join(OVERRIDE_COLUMNS)} FROM score_overrides WHERE call_id = $1 ORDER BY item_id", call_id
+        )
+        return [dict(r) for r in rows]
+
+    async def _put_playback(self, row: dict[str, Any]) -> None:
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(PLAYBACK_COLUMNS)))
+        await self.pool.execute(
+            f"INSERT INTO playbacks ({', '.join(PLAYBACK_COLUMNS)}) VALUES ({placeholders})",
+            *[row[k] for k in PLAYBACK_COLUMNS],
+        )
+
+    async def _playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT {', '.join(PLAYBACK_COLUMNS)} FROM playbacks WHERE call_id = $1 ORDER BY at, playback_id", call_id
+        )
+        return [dict(r) for r in rows]
 
     async def _actions_of(self, call_id: str) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(

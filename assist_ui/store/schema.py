@@ -84,10 +84,52 @@ def _v2(real: str) -> list[str]:
     return [_LIVE_ACTIONS.format(real=real), "CREATE INDEX live_actions_call ON live_actions (call_id, at)"]
 
 
+# v3: the audit trail of recording playback (who listened to which call, when, which
+# version: redacted or not). No foreign key: a recording may be played before or without a
+# stored summary.
+_PLAYBACKS = """
+CREATE TABLE playbacks (
+    playback_id TEXT PRIMARY KEY,
+    call_id     TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    user_role   TEXT NOT NULL DEFAULT '',
+    redacted    INTEGER NOT NULL DEFAULT 1,
+    at          {real} NOT NULL
+)"""
+
+
+def _v3(real: str) -> list[str]:
+    return [_PLAYBACKS.format(real=real), "CREATE INDEX playbacks_call ON playbacks (call_id, at)"]
+
+
+# v4: a reviewer's override of one scorecard item (the automatic score is recomputed from the
+# call and kept; `auto` is the automatic score at the time of the override, for the audit)
+_SCORE_OVERRIDES = """
+CREATE TABLE score_overrides (
+    call_id  TEXT NOT NULL,
+    item_id  TEXT NOT NULL,
+    score    {real} NOT NULL,
+    auto     {real} NOT NULL,
+    note     TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL,
+    at       {real} NOT NULL,
+    PRIMARY KEY (call_id, item_id)
+)"""
+
+
+def _v4(real: str) -> list[str]:
+    return [_SCORE_OVERRIDES.format(real=real)]
+
+
 MIGRATIONS: dict[str, list[tuple[int, list[str]]]] = {
-    "sqlite": [(1, _v1("REAL")), (2, _v2("REAL"))],
-    "postgres": [(1, _v1("DOUBLE PRECISION")), (2, _v2("DOUBLE PRECISION"))],
+    "sqlite": [(1, _v1("REAL")), (2, _v2("REAL")), (3, _v3("REAL")), (4, _v4("REAL"))],
+    "postgres": [(1, _v1("DOUBLE PRECISION")), (2, _v2("DOUBLE PRECISION")), (3, _v3("DOUBLE PRECISION")),
+                 (4, _v4("DOUBLE PRECISION"))],
 }
+
+OVERRIDE_COLUMNS = ("call_id", "item_id", "score", "auto", "note", "reviewer", "at")
+
+PLAYBACK_COLUMNS = ("playback_id", "call_id", "user_id", "user_role", "redacted", "at")
 
 ACTION_COLUMNS = ("action_id", "call_id", "kind", "alert_id", "actor", "actor_role", "target", "text", "at")
 

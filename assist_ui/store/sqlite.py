@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
-from assist_ui.store.schema import ACTION_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE
+from assist_ui.store.schema import (
+    ACTION_COLUMNS,
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    OVERRIDE_COLUMNS,
+    PLAYBACK_COLUMNS,
+)
 
 T = TypeVar("T")
 
@@ -140,6 +146,46 @@ class SqliteStore(QaStore):
             return cur.rowcount == 1
 
         return await self._run(put)
+
+    async def _put_score_override(self, row: dict[str, Any]) -> None:
+        def put() -> None:
+            self.db.execute(
+                f"INSERT INTO score_overrides ({', '.join(OVERRIDE_COLUMNS)}) VALUES ({', '.join('?' * len(OVERRIDE_COLUMNS))}) "
+                "ON CONFLICT (call_id, item_id) DO UPDATE SET score = excluded.score, auto = excluded.auto, "
+                "note = excluded.note, reviewer = excluded.reviewer, at = excluded.at",
+                [row[k] for k in OVERRIDE_COLUMNS],
+            )
+
+        await self._run(put)
+
+    async def _score_overrides_of(self, call_id: str) -> list[dict[str, Any]]:
+        def get() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                f"SELECT {', '.join(OVERRIDE_COLUMNS)} FROM score_overrides WHERE call_id = ? ORDER BY item_id",
+                (call_id,),
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        return await self._run(get)
+
+    async def _put_playback(self, row: dict[str, Any]) -> None:
+        def put() -> None:
+            self.db.execute(
+                f"INSERT INTO playbacks ({', '.join(PLAYBACK_COLUMNS)}) VALUES ({', '.join('?' * len(PLAYBACK_COLUMNS))})",
+                [row[k] for k in PLAYBACK_COLUMNS],
+            )
+
+        await self._run(put)
+
+    async def _playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
+        def get() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                f"SELECT {', '.join(PLAYBACK_COLUMNS)} FROM playbacks WHERE call_id = ? ORDER BY at, playback_id",
+                (call_id,),
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        return await self._run(get)
 
     async def _actions_of(self, call_id: str) -> list[dict[str, Any]]:
         def get() -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ PAGES = [("index", "/", None), ("agent", "/agent", "agent-1"), ("supervisor", "/
 
 DATA_NODES = ("#transcript .seg-text, #transcript .seg-alerts, .inline-suggestion, .sugg-head strong, .sugg-text, "
               ".suggestion > strong, .strategy strong, .strategy p, .alert-msg, .evidence, .reasons li, .last-alert, .whisper-text, .note, "
-              ".snippet, .user-name, .wall-agent-name, .hints, .ctx-value, script, style")
+              ".snippet, .user-name, .wall-agent-name, .hints, .ctx-value, .data, script, style")
 _LEFTOVERS = """(lang) => {
     const DATA = '""" + DATA_NODES + """';
     const other = CA.strings(lang === 'zh' ? 'en' : 'zh'), mine = CA.strings(lang);

@@ -68,9 +68,9 @@ async def store(request, tmp_path):
 
 
 async def test_migrations_are_applied_once(store):
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == 4
     await store.open()  # a second start (another replica) applies nothing twice
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == 4
     assert await store.ping()
 
 
@@ -103,6 +103,25 @@ async def test_live_actions_are_stored_once_redacted_and_shown_with_the_call(sto
     # a live call's actions come before its summary; QA reads them with the stored call
     await store.put_call(summary("call-act"))
     assert [a["kind"] for a in (await store.get_call("call-act"))["actions"]] == ["ack", "whisper"]
+
+
+async def test_playbacks_are_audited_and_pii_audio_spans_kept(store):
+    await store.put_playback({"playback_id": "p1", "call_id": "call-pb", "user_id": "qa-1", "user_role": "qa",
+                              "at": T0 + 3})
+    await store.put_playback({"playback_id": "p0", "call_id": "call-pb", "user_id": "sup-1",
+                              "user_role": "supervisor", "at": T0 + 1})
+    got = await store.playbacks_of("call-pb")
+    assert [(p["user_id"], p["user_role"], p["redacted"], p["at"]) for p in got] == [
+        ("sup-1", "supervisor", 1, T0 + 1), ("qa-1", "qa", 1, T0 + 3)]
+    assert await store.playbacks_of("other") == []
+    s = summary("call-pb")
+    s["transcript"] = [{"channel": "customer", "start": 1.0, "end": 4.0, "text": "phone 13812345678",
+                        "words": [{"start": 1.0, "end": 1.5, "text": "phone"},
+                                  {"start": 1.6, "end": 3.5, "text": " 13812345678"}]}]
+    await store.put_call(s)
+    stored = (await store.get_call("call-pb"))["call"]
+    assert stored["audio_redactions"] == [{"channel": "customer", "start": 1.35, "end": 3.75, "kind": "phone"}]
+    assert stored["transcript"][0]["words"] == []
 
 
 async def test_pii_is_redacted_before_it_is_stored(store, tmp_path):
@@ -191,7 +210,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CALLASSIST_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CALLASSIST_UI_DB_URL", raising=False)
     assert await asyncio.to_thread(main, ["migrate"]) == 0
-    assert "schema version 2" in capsys.readouterr().out
+    assert "schema version 4" in capsys.readouterr().out
     assert (tmp_path / "qa.sqlite3").exists()
     try:
         await (await asyncpg.connect(PG_URL, timeout=5)).close()
@@ -202,7 +221,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     try:
         assert await asyncio.to_thread(main, ["migrate", "--db-url", PG_URL]) == 0
         out = capsys.readouterr().out
-        assert f"schema={schema}" in out and "schema version 2" in out
+        assert f"schema={schema}" in out and "schema version 4" in out
     finally:
         conn = await asyncpg.connect(PG_URL)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

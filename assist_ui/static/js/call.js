@@ -1,5 +1,9 @@
 // QA call page: the stored (redacted) call with violations highlighted in the transcript
 // next to their evidence, what was suggested and where, the emotion curve, and verdicts.
+// The recording plays in sync with the transcript: click a line or an alert to play from
+// it, the current line follows the audio, the curve shows the playhead on the same time
+// axis. Playback is audited by the server (POST …/playback) before a ticket URL is given;
+// spoken personal data is replaced by a tone in what plays.
 'use strict';
 (async () => {
   const { t, el, clear } = CA;
@@ -8,6 +12,7 @@
   const callId = new URLSearchParams(location.search).get('id') || '';
   const notice = document.getElementById('notice');
   let data = null;
+  let curveX = null; // call time → x on the emotion curve
 
   function fail(msg) {
     notice.hidden = false; notice.className = 'notice notice-error'; notice.textContent = msg;
@@ -20,6 +25,72 @@
     if (!r.ok) { fail(t('error', { msg: (r.body && r.body.error) || r.status })); return; }
     data = r.body;
     render();
+    const sr = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/summary');
+    if (sr.ok) { summary = sr.body; renderSummary(); }
+    const sc = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard');
+    if (sc.ok) { card = sc.body; renderScorecard(); }
+  }
+
+  // the QA form filled automatically (assist_ui/scorecard.py); QA may override an item, the
+  // automatic score stays next to it
+  let card = null;
+  function renderScorecard() {
+    const box = clear(document.getElementById('scorecard'));
+    if (!card) return;
+    box.hidden = false;
+    const label = (i) => i.label[CA.lang()] || i.label.en || i.id;
+    const rows = card.items.map((i) => {
+      const tr = el('tr', { className: 'sc-item' + (i.override ? ' overridden' : ''), dataset: { item: i.id } },
+        el('td', {}, label(i), i.evidence ? el('div', { className: 'muted sc-evidence data', title: i.evidence }, i.evidence) : null),
+        el('td', { className: 'sc-auto' }, `${i.auto} / ${i.weight}`),
+        el('td', { className: 'sc-final' }, String(i.score),
+          i.override ? el('div', { className: 'muted' }, t('sc_overridden', { who: i.override.reviewer }),
+            i.override.note ? el('span', { className: 'note' }, ' · ' + i.override.note) : '') : null));
+      if (user.role === 'qa') {
+        const input = el('input', { type: 'number', min: '0', max: String(i.weight), step: '1', value: String(i.score),
+          className: 'sc-score', 'aria-label': label(i) });
+        const note = el('input', { type: 'text', maxlength: '2000', className: 'sc-note', placeholder: t('sc_note') });
+        tr.append(el('td', {}, input, note, el('button', { type: 'button', className: 'small sc-save', onclick: async () => {
+          const p = new URLSearchParams({ item: i.id, score: input.value, note: note.value });
+          const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard?' + p, { method: 'POST' });
+          if (r.ok) { card = r.body; renderScorecard(); } else { fail(t('error', { msg: (r.body && r.body.error) || r.status })); }
+        } }, t('sc_save'))));
+      }
+      return tr;
+    });
+    box.append(el('h2', {}, t('scorecard_title')), el('table', { className: 'scorecard' },
+      el('thead', {}, el('tr', {}, el('th', {}, t('sc_item')), el('th', {}, t('sc_auto')), el('th', {}, t('sc_final')),
+        user.role === 'qa' ? el('th', {}, '') : null)),
+      el('tbody', {}, rows),
+      el('tfoot', {}, el('tr', {}, el('th', {}, t('sc_total')), el('td', { className: 'sc-auto-total' }, `${card.auto_total} / ${card.max}`),
+        el('td', { className: 'sc-total' }, String(card.total)), user.role === 'qa' ? el('td', {}, '') : null))));
+  }
+
+  // extractive summary (assist_ui/call_summary.py), in the call's language
+  let summary = null;
+  function renderSummary() {
+    const box = clear(document.getElementById('summary'));
+    if (!summary) return;
+    box.hidden = false;
+    const row = (key, ...content) => el('div', { className: 'sum-row sum-' + key },
+      el('span', { className: 'label' }, t('sum_' + key)), ' ', ...content);
+    const quotes = (items) => (items.length ? el('ul', {}, items.map((x) => el('li', {},
+      el('button', { type: 'button', className: 'small play-from', onclick: () => playFrom(x.at) }, '▶ ' + CA.clock(x.at)), ' ',
+      x.labels ? el('strong', { className: 'data' }, x.labels.join(' · ') + ': ') : null,
+      el('span', { className: 'data' }, '“' + x.text + '”')))) : el('span', { className: 'muted' }, t('sum_none')));
+    const r = summary.reason;
+    const sevs = {};
+    summary.alerts.forEach((a) => { sevs[a.severity] = (sevs[a.severity] || 0) + 1; });
+    const e = summary.emotion;
+    box.append(el('h2', {}, t('summary_title')),
+      row('reason', r.title ? el('strong', { className: 'data' }, r.title) : null,
+        r.said ? el('span', { className: 'data' }, ' “' + r.said + '”') : (r.title ? '' : t('sum_none'))),
+      row('asked', quotes(summary.customer_asked)),
+      row('committed', quotes(summary.agent_committed)),
+      row('outcome', el('strong', { className: 'data' }, summary.outcome_label)),
+      row('alerts', summary.alerts.length ? CA.SEVERITIES.filter((s) => sevs[s]).map((s) => CA.sevLabel(s) + ' ' + sevs[s]).join(' · ')
+        : t('sum_none')),
+      row('emotion', el('span', { className: 'data' }, e.label), e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : ''));
   }
 
   function render() {
@@ -27,6 +98,8 @@
     document.getElementById('callhead').hidden = false;
     document.getElementById('panel').hidden = false;
     renderHead(c);
+    renderPlayer();
+    renderMissing(c);
     renderTranscript(c);
     renderCurve(c);
     renderAlerts(c);
@@ -50,8 +123,8 @@
   function renderHead(c) {
     const head = clear(document.getElementById('callhead'));
     head.append(
-      el('span', { className: 'risk-big level-' + CA.cssToken(c.risk_level) }, String(Math.round(c.risk_score || 0)),
-        el('small', {}, ' ' + CA.sevLabel(c.risk_level || ''))),
+      el('span', { className: 'risk-big level-' + CA.cssToken(levelOf(c)) }, String(Math.round(c.risk_score || 0)),
+        el('small', {}, ' ' + CA.sevLabel(levelOf(c)))),
       el('strong', { className: 'call-id' }, c.call_id),
       field(t('agent'), c.agent_id || '—'), field(t('customer_id'), c.customer_id || '—'),
       field(t('queue'), CA.queueLabel(c.queue) || '—'), field(t('language'), CA.langLabel(c.language) || '—'),
@@ -62,12 +135,90 @@
     }
   }
 
+  // a "required phrase missing" alert is about the whole call up to its deadline: shown once
+  // at call level (evidence_end = the deadline), never under each line of that window
+  const isMissing = (a) => a.rule_kind === 'required_missing';
+  const alertTime = (a) => (isMissing(a) ? a.evidence_end || 0 : a.evidence_start || 0);
+  const ruleName = CA.ruleName;
+  function alertName(alertId) {
+    const a = ((data && data.call.alerts) || []).find((x) => x.alert_id === alertId);
+    return a ? ruleName(a.rule_id) : ruleName(alertId);
+  }
+  // the call's level is never below its worst alert (a Critical alert is never "High")
+  function levelOf(c) {
+    const worst = (c.alerts || []).reduce((w, a) => Math.max(w, CA.SEV_RANK[a.severity] || 0), 0);
+    const own = CA.SEV_RANK[c.risk_level] || 0;
+    return own >= worst ? (c.risk_level || '') : CA.SEVERITIES[4 - worst];
+  }
+
+  // -- recording ------------------------------------------------------------------------
+  const audio = document.getElementById('player');
+  let ticket = null; // {url} once the server audited this playback
+  let playerState = 'idle'; // idle | ready | none
+  async function ensureAudio() {
+    if (ticket) return true;
+    const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/playback', { method: 'POST' });
+    if (!r.ok) { playerState = 'none'; renderPlayer(); return false; }
+    ticket = r.body; playerState = 'ready';
+    audio.src = ticket.url;
+    renderPlayer();
+    return true;
+  }
+  async function playFrom(sec) {
+    if (!(await ensureAudio())) return;
+    const seek = () => { audio.currentTime = Math.max(0, sec); audio.play().catch(() => {}); };
+    if (audio.readyState >= 1) seek(); else audio.addEventListener('loadedmetadata', seek, { once: true });
+  }
+  function renderPlayer() {
+    const box = clear(document.getElementById('playerbar'));
+    box.hidden = false;
+    if (playerState === 'none') { box.append(el('span', { className: 'muted' }, t('no_recording'))); return; }
+    if (playerState === 'idle') {
+      box.append(el('button', { type: 'button', className: 'primary', id: 'play', onclick: () => playFrom(0) }, '▶ ' + t('play_recording')));
+    }
+    box.append(el('span', { className: 'muted small-note' }, t('recording_redacted')));
+  }
+  function followAudio() {
+    const now = audio.currentTime;
+    let current = null;
+    document.querySelectorAll('#transcript li.seg').forEach((li) => {
+      const on = Number(li.dataset.start) <= now + 0.05 && now < Number(li.dataset.end) + 0.3;
+      li.classList.toggle('current', on);
+      if (on) current = li;
+    });
+    if (current && !current.dataset.seen) {
+      document.querySelectorAll('#transcript li.seg[data-seen]').forEach((li) => { delete li.dataset.seen; });
+      current.dataset.seen = '1';
+      current.scrollIntoView({ block: 'nearest' });
+    }
+    const head = document.querySelector('#curve .playhead');
+    if (head && curveX) { head.setAttribute('x1', curveX(now)); head.setAttribute('x2', curveX(now)); }
+  }
+  audio.addEventListener('timeupdate', followAudio);
+  audio.addEventListener('seeked', followAudio);
+
+  function renderMissing(c) {
+    const box = clear(document.getElementById('missing'));
+    const missing = (c.alerts || []).filter(isMissing);
+    box.hidden = !missing.length;
+    if (!missing.length) return;
+    box.append(el('h2', {}, t('missing_title')), el('ul', {}, missing.map((a) => el('li', {
+      className: 'missing-alert sev-' + CA.cssToken(a.severity), dataset: { alert: a.alert_id } },
+    el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, ruleName(a.rule_id)), ' — ', el('span', { className: 'data' }, a.message),
+    ' ', el('span', { className: 'muted deadline' }, t('deadline_at', { t: CA.clock(a.evidence_end) })),
+    ' ', playButton(a.evidence_end)))));
+  }
+  function playButton(sec) {
+    return el('button', { type: 'button', className: 'small play-from', title: t('play_from'),
+      onclick: (ev) => { ev.stopPropagation(); playFrom(sec); } }, '▶ ' + CA.clock(sec));
+  }
+
   function field(label, value) {
     return el('span', { className: 'field' }, el('span', { className: 'label' }, label), ' ', value);
   }
 
   function alertsFor(seg, alerts) {
-    return alerts.filter((a) => (a.segment_id && a.segment_id === seg.segment_id) ||
+    return alerts.filter((a) => !isMissing(a)).filter((a) => (a.segment_id && a.segment_id === seg.segment_id) ||
       (!a.segment_id && a.channel === seg.channel && a.evidence_end > seg.start && a.evidence_start < seg.end));
   }
 
@@ -86,7 +237,7 @@
     let pos = 0;
     spans.forEach((s) => {
       out.push(text.slice(pos, s.start));
-      out.push(el('mark', { className: 'sev-' + CA.cssToken(s.alert.severity), title: s.alert.rule_id + ': ' + s.alert.message,
+      out.push(el('mark', { className: 'sev-' + CA.cssToken(s.alert.severity), title: ruleName(s.alert.rule_id) + ': ' + s.alert.message,
         dataset: { alert: s.alert.alert_id } }, text.slice(s.start, s.end)));
       pos = s.end;
     });
@@ -104,13 +255,14 @@
       const worst = hits.reduce((w, a) => ((CA.SEV_RANK[a.severity] || 0) > (CA.SEV_RANK[w] || 0) ? a.severity : w), '');
       list.append(el('li', {
         className: 'seg seg-' + CA.cssToken(s.channel) + ' final' + (hits.length ? ' violation sev-' + CA.cssToken(worst) : ''),
-        dataset: { segment: s.segment_id },
+        dataset: { segment: s.segment_id, start: String(s.start || 0), end: String(s.end || 0) },
+        title: t('play_from'), onclick: () => playFrom(s.start || 0),
       },
       el('span', { className: 'seg-time' }, CA.clock(s.start)),
       el('span', { className: 'speaker' }, s.channel === 'agent' ? t('agent') : s.channel === 'customer' ? t('customer') : s.channel),
       el('span', { className: 'seg-text' }, highlighted(s.text || '', hits)),
       hits.length ? el('ul', { className: 'seg-alerts' }, hits.map((a) => el('li', { className: 'sev-' + CA.cssToken(a.severity) },
-        el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, a.rule_id), ' — ', a.message,
+        el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, ruleName(a.rule_id)), ' — ', a.message,
         a.evidence ? el('span', { className: 'muted' }, ' · ' + t('evidence') + ': “' + a.evidence + '”') : null))) : null));
       suggestions.filter((x) => x.segment_id && x.segment_id === s.segment_id).forEach((x) => {
         list.append(el('li', { className: 'inline-suggestion kind-' + CA.cssToken(x.kind) },
@@ -131,7 +283,8 @@
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     svg.setAttribute('class', 'curve-svg');
     svg.setAttribute('role', 'img');
-    const x = (sec) => L + (W - L - 8) * (sec / dur);
+    const x = (sec) => L + (W - L - 8) * (Math.min(sec, dur) / dur);
+    curveX = x;
     const y = (a) => T + (H - T - B) * (1 - a);
     const add = (tag, attrs, text) => {
       const n = document.createElementNS(NS, tag);
@@ -148,9 +301,11 @@
       add('text', { x: x(dur * i / 4), y: H - 6, class: 'axis', 'text-anchor': anchor }, CA.clock(dur * i / 4));
     }
     (c.alerts || []).forEach((a) => {
-      const at = a.evidence_start || 0;
-      const line = add('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'alert-mark sev-' + CA.cssToken(a.severity) });
-      const title = document.createElementNS(NS, 'title'); title.textContent = a.rule_id + ': ' + a.message; line.appendChild(title);
+      const at = alertTime(a);
+      const line = add('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'alert-mark sev-' + CA.cssToken(a.severity),
+        'data-alert': a.alert_id, 'data-at': at });
+      const title = document.createElementNS(NS, 'title');
+      title.textContent = CA.clock(at) + ' ' + ruleName(a.rule_id) + ': ' + a.message; line.appendChild(title);
     });
     ['customer', 'agent'].forEach((ch) => {
       const pts = points.filter((p) => p.channel === ch).sort((a, b) => a.at - b.at);
@@ -162,6 +317,12 @@
         title.textContent = CA.clock(p.at) + ' ' + CA.stateLabel(p.state) + ' ' + Math.round(p.arousal * 100) + '%';
         dot.appendChild(title);
       });
+    });
+    add('line', { x1: x(0), x2: x(0), y1: T, y2: H - B, class: 'playhead' });
+    svg.addEventListener('click', (ev) => {
+      const box = svg.getBoundingClientRect();
+      const sec = ((ev.clientX - box.left) / box.width * W - L) / (W - L - 8) * dur;
+      if (sec >= 0) playFrom(Math.min(sec, dur));
     });
     const channels = ['customer', 'agent'].filter((ch) => points.some((p) => p.channel === ch));
     box.append(svg, el('div', { className: 'legend' },
@@ -180,8 +341,10 @@
       const li = el('li', { className: 'alert sev-' + CA.cssToken(a.severity), dataset: { alert: a.alert_id } },
         el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)),
         el('span', { className: 'alert-msg' }, a.message),
-        el('span', { className: 'rule muted' }, a.rule_id + ' · ' + CA.clock(a.evidence_start)),
-        a.evidence ? el('q', { className: 'evidence' }, a.evidence) : null,
+        el('span', { className: 'rule muted', title: a.rule_id }, ruleName(a.rule_id) + ' · ' +
+          (isMissing(a) ? t('deadline_at', { t: CA.clock(alertTime(a)) }) : CA.clock(alertTime(a)))),
+        playButton(alertTime(a)),
+        a.evidence && !isMissing(a) ? el('q', { className: 'evidence' }, a.evidence) : null,
         el('span', { className: ackOf(a.alert_id) ? 'ack-state' : 'muted not-acked' }, ackOf(a.alert_id)
           ? t('acked_live', { who: ackOf(a.alert_id).actor, time: CA.timeOf(ackOf(a.alert_id).at) }) : t('not_acked')),
         el('div', { className: 'alert-verdict' },
@@ -222,7 +385,7 @@
     (data.reviews || []).slice().sort((a, b) => (a.alert_id ? 1 : 0) - (b.alert_id ? 1 : 0)).forEach((r) => list.append(
       el('li', { className: 'review' },
         el('span', { className: 'chip verdict-' + CA.cssToken(r.verdict) }, t(r.verdict)), ' ',
-        el('strong', {}, r.alert_id || t('call_verdict')), ' · ', t('by'), ' ', r.reviewer, ' · ', CA.dateTime(r.reviewed_at),
+        el('strong', { title: r.alert_id }, r.alert_id ? alertName(r.alert_id) : t('call_verdict')), ' · ', t('by'), ' ', r.reviewer, ' · ', CA.dateTime(r.reviewed_at),
         r.note ? el('div', { className: 'note' }, r.note) : null)));
     const whole = reviewOf('');
     const form = document.getElementById('review');
@@ -247,6 +410,6 @@
     if (!verdict) return;
     if (await saveReview(verdict.value, form.note.value, '')) form.note.value = '';
   });
-  CA.onLang(() => { if (data) render(); });
+  CA.onLang(() => { if (data) { render(); renderSummary(); renderScorecard(); } });
   load();
 })();

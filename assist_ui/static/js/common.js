@@ -15,6 +15,13 @@ const CA = (() => {
       call_not_available: 'This call is not available to you.', waiting_call: 'Waiting for this call to start…',
       agent: 'Agent', customer: 'Customer', live: 'LIVE', ended: 'ENDED', queue: 'Queue', language: 'Language',
       duration: 'Duration', no_alerts: 'No alerts', no_suggestions: 'No suggestions yet', no_strategy: 'No strategy needed yet', why: 'Why?', check_badge: 'check', alert_provisional: 'provisional', alert_retracted: 'retracted',
+      play_recording: 'Play recording', play_from: 'Play from here', no_recording: 'No recording of this call',
+      recording_redacted: 'Spoken personal data is replaced by a tone.', missing_title: 'Not done by the deadline',
+      deadline_at: 'deadline {t}', summary_title: 'Call summary', sum_reason: 'Reason for calling',
+      sum_asked: 'Customer asked', sum_committed: 'Agent committed to', sum_outcome: 'Outcome', sum_alerts: 'Alerts',
+      sum_emotion: 'Customer emotion', sum_none: 'nothing found', scorecard_title: 'Scorecard',
+      sc_item: 'Item', sc_auto: 'Automatic', sc_final: 'Score', sc_total: 'Total', sc_save: 'Override',
+      sc_overridden: 'overridden by {who}', sc_note: 'Why', export_csv: 'Export CSV',
       trend_rising: 'rising', trend_falling: 'falling', trend_steady: 'steady', arousal: 'Agitation',
       state_neutral: 'Neutral', state_angry: 'Angry', state_sad: 'Sad', state_happy: 'Happy', state_agitated: 'Agitated',
       state_calm: 'Calm', state_upset: 'Upset', state_raised: 'Voice raised', state_unknown: 'Unknown',
@@ -74,6 +81,13 @@ const CA = (() => {
       copy: '复制', copied: '已复制 ✓', no_calls: '当前没有分配给您的通话。通话开始后此面板会立即更新。',
       call_not_available: '您无权查看此通话。', waiting_call: '等待此通话开始…', agent: '坐席', customer: '客户',
       live: '通话中', ended: '已结束', queue: '队列', language: '语言', duration: '时长', no_alerts: '暂无提醒',
+      play_recording: '播放录音', play_from: '从这里播放', no_recording: '此通话没有录音',
+      recording_redacted: '录音中说出的个人信息已用提示音替换。', missing_title: '未在规定时间内完成',
+      deadline_at: '截止 {t}', summary_title: '通话摘要', sum_reason: '来电原因',
+      sum_asked: '客户诉求', sum_committed: '坐席承诺', sum_outcome: '结果', sum_alerts: '提醒',
+      sum_emotion: '客户情绪', sum_none: '无', scorecard_title: '质检评分表',
+      sc_item: '项目', sc_auto: '自动评分', sc_final: '得分', sc_total: '总分', sc_save: '改分',
+      sc_overridden: '{who} 已改分', sc_note: '原因', export_csv: '导出 CSV',
       no_suggestions: '暂无推荐', no_strategy: '暂不需要特别策略', why: '依据', check_badge: '待核查', alert_provisional: '待确认', alert_retracted: '已撤回', trend_rising: '上升', trend_falling: '下降',
       trend_steady: '平稳', arousal: '激动程度', state_neutral: '平静', state_angry: '愤怒', state_sad: '低落',
       state_happy: '愉快', state_agitated: '激动', state_calm: '平和', state_upset: '不满', state_raised: '语调升高', state_unknown: '未知',
@@ -207,6 +221,11 @@ const CA = (() => {
     for (const [re, fmt] of REASONS) { const m = re.exec(String(text)); if (m) return fmt(m); }
     return String(text);
   }
+  // RQ_IDENTITY_CHECK or RQ_IDENTITY_CHECK:deadline → "Identity check" (ids are for rule authors)
+  function ruleName(id) {
+    const base = String(id || '').split(':')[0].replace(/^(RQ|FB|OR|RULE)_/i, '').replace(/[_.-]+/g, ' ').toLowerCase();
+    return base ? base.charAt(0).toUpperCase() + base.slice(1) : '';
+  }
   function roleLabel(r) { return I18N.en['role_' + r] ? t('role_' + r) : r; }
   function timeOf(epoch) {
     return epoch ? new Date(epoch * 1000).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—';
@@ -337,7 +356,7 @@ const CA = (() => {
 
   return {
     t, el, clear, applyI18n, setLang, onLang: (f) => langListeners.push(f), lang: () => lang,
-    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken,
+    clock, duration, dateTime, timeOf, stateLabel, sevLabel, roleLabel, queueLabel, langLabel, reasonLabel, trendArrow, cssToken, ruleName,
     token, api, requireUser, initChrome, LiveSocket, connStatus, copyText,
     strings: (which) => Object.assign({}, I18N[which] || {}), // for the localisation test
     // the one source of these vocabularies for every page

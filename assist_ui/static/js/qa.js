@@ -29,7 +29,7 @@
   function fillSelects() {
     options(form.agent, facets.agents.map((a) => [a, a]), t('any'));
     options(form.language, facets.languages.map((a) => [a, CA.langLabel(a)]), t('any'));
-    options(form.rule, facets.rules.map((a) => [a, a]), t('any'));
+    options(form.rule, facets.rules.map((a) => [a, CA.ruleName(a)]), t('any'));
     options(form.severity, ['low', 'medium', 'high', 'critical'].map((s) => [s, CA.sevLabel(s)]), t('any'));
     options(form.reviewed, [['no', t('reviewed_no')], ['yes', t('reviewed_yes')]], t('any'));
     options(form.sort, [['risk', t('sort_risk')], ['newest', t('sort_newest')], ['longest', t('sort_longest')]]);
@@ -48,6 +48,17 @@
     if (form.to.value) p.set('to', String(new Date(form.to.value + 'T00:00:00').getTime() / 1000 + 86400));
     return p;
   }
+
+  // the ranked list with scorecard totals as CSV (fetched with the token, saved from a blob)
+  document.getElementById('export').addEventListener('click', async () => {
+    const res = await fetch('/api/qa/export.csv?' + query(), { headers: { Authorization: 'Bearer ' + CA.token() }, cache: 'no-store' });
+    if (!res.ok) return;
+    const a = el('a', {}, 'csv');
+    a.href = URL.createObjectURL(await res.blob());
+    a.download = 'qa-calls.csv';
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  });
 
   async function load() {
     const urlParams = new URLSearchParams();
@@ -78,19 +89,21 @@
   function row(c, rank) {
     const href = '/qa/call?id=' + encodeURIComponent(c.call_id);
     const sev = ['', 'low', 'medium', 'high', 'critical'][c.max_severity] || '';
-    const bar = el('span', { className: 'risk-bar' }, el('span', { className: 'risk-fill level-' + CA.cssToken(c.risk_level) }));
+    // the level shown is never below the worst alert's severity (a Critical alert is never "High")
+    const level = (CA.SEV_RANK[c.risk_level] || 0) >= (c.max_severity || 0) ? c.risk_level : sev;
+    const bar = el('span', { className: 'risk-bar' }, el('span', { className: 'risk-fill level-' + CA.cssToken(level) }));
     bar.firstChild.style.width = Math.max(2, Math.min(100, c.risk_score)) + '%';
     const tr = el('tr', { className: 'call-row', dataset: { call: c.call_id }, onclick: () => { location.href = href; } },
       el('td', { className: 'rank' }, String(rank)),
       el('td', { className: 'risk' }, el('strong', {}, String(Math.round(c.risk_score))), ' ',
-        el('span', { className: 'level level-' + CA.cssToken(c.risk_level) }, CA.sevLabel(c.risk_level)), bar),
+        el('span', { className: 'level level-' + CA.cssToken(level) }, CA.sevLabel(level)), bar),
       el('td', {}, el('a', { href }, c.call_id)),
       el('td', {}, c.agent_id || '—'),
       el('td', {}, CA.dateTime(c.started_at)),
       el('td', {}, CA.duration(c.duration)),
       el('td', {}, CA.langLabel(c.language) || '—'),
       el('td', {}, c.alert_count ? el('span', { className: 'sev-badge sev-' + sev }, String(c.alert_count) + ' · ' + CA.sevLabel(sev)) : '0'),
-      el('td', { className: 'rules' }, c.rules.map((r) => el('span', { className: 'chip' }, r))),
+      el('td', { className: 'rules' }, c.rules.map((r) => el('span', { className: 'chip', title: r }, CA.ruleName(r)))),
       el('td', {}, c.review ? el('span', { className: 'chip verdict-' + CA.cssToken(c.review.verdict) }, t(c.review.verdict)) : '—'));
     return tr;
   }

@@ -1,0 +1,75 @@
+"""Measure the call summary on the annotated dialogues (tests/data/dialogues).
+
+    python -m assist_ui.summary_eval [DIR] [--split dev|heldout] [--show]
+
+Each dialogue is replayed through the same knowledge base and rules as the live processors
+(``streams.check``), the summary is built from the result exactly as for a stored call, and
+its reason for calling is compared with the annotation: the dialogue's first customer
+``gold_intent`` other than "none" (a call with no such line must get no intent). Commitments,
+outcome and the emotion arc have no annotation in this set and are not scored here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assist_ui.call_summary import call_intent_gold, summarise
+from streams.assist import DEFAULT_KB, DEFAULT_RULES, Assistant
+from streams.check import read_transcript, run_items
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "dialogues"
+
+
+def stored_call(name: str, annotated: list[dict[str, Any]], out: list[dict[str, Any]]) -> dict[str, Any]:
+    segs = [dict(a, call_id=name) for a in annotated if "text" in a and "segment_id" in a]
+    emotion = [{"channel": a.get("channel", "customer"), "at": a.get("start", 0), "arousal": a["arousal"],
+                "state": a.get("state", "")} for a in annotated if "arousal" in a]
+    langs = {s.get("language") for s in segs if s.get("language")}
+    return {"call_id": name, "language": langs.pop() if len(langs) == 1 else "", "transcript": segs,
+            "alerts": [o for o in out if o["type"] == "alert"], "suggestions": [o for o in out if o["type"] == "suggestion"],
+            "emotion": emotion}
+
+
+def evaluate(directory: Path, split: str | None, show: bool = False) -> dict[str, Any]:
+    manifest = yaml.safe_load((directory / "manifest.yaml").read_text(encoding="utf-8"))["dialogues"]
+    assistant = Assistant.from_files(DEFAULT_KB, DEFAULT_RULES)
+    total = correct = 0
+    wrong: list[str] = []
+    for name, meta in manifest.items():
+        if split is not None and meta.get("split", "dev") != split:
+            continue
+        lines = (directory / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        annotated = [json.loads(x) for x in lines if x.strip()]
+        items, errors = read_transcript(lines, name)
+        if errors:
+            raise ValueError(f"{name}: malformed lines {errors}")
+        summary = summarise(stored_call(name, annotated, run_items(assistant, name, items)))
+        gold, got = call_intent_gold(annotated), summary["reason"]["intent"] or "none"
+        total += 1
+        correct += gold == got
+        if gold != got:
+            wrong.append(f"{name}: gold {gold}, summary {got}")
+        if show:
+            print(json.dumps({"dialogue": name, **summary}, ensure_ascii=False))
+    return {"split": split or "all", "dialogues": total, "reason_accuracy": round(correct / total, 3) if total else 0.0,
+            "correct": correct, "wrong": wrong}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m assist_ui.summary_eval")
+    p.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    p.add_argument("--split", choices=("dev", "heldout"))
+    p.add_argument("--show", action="store_true", help="print each dialogue's summary")
+    args = p.parse_args(argv)
+    print(json.dumps(evaluate(args.dir, args.split, args.show), ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
