@@ -40,6 +40,8 @@ class Kind:
     BAD_JSON = "bad_json"  # a text message that is not JSON (garbage)
     BAD_MESSAGE = "bad_message"  # JSON, but not a message we understand
     UNEXPECTED = "unexpected"  # a valid message at the wrong time (second open, mixed dialects)
+    BAD_CONTEXT = "bad_context"  # call context rejected (the call goes on without it)
+    BAD_STATE = "bad_state"  # a call-state message rejected (unknown kind, transfer without agent)
     TOO_MANY_ERRORS = "too_many_errors"
 
 
