@@ -220,6 +220,8 @@ class LiveState:
         if what == "started":
             call.started_at = ts or call.started_at or now
         elif what in CALL_STATE_EVENTS:
+            if call.call_state == "hold" and CALL_STATE_EVENTS[str(what)] != "hold":
+                call.last_speech_at = max(call.last_speech_at, now)  # time on hold is not dead air
             call.call_state = CALL_STATE_EVENTS[str(what)]
         else:
             call.status = "ended"

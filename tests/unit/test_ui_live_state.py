@@ -181,3 +181,15 @@ def test_bounds_on_calls_and_segments():
     st.apply("segment", seg("p", "partial", call_id="live1", start=9.0), 20)
     kept = list(st.get("live1").segments)
     assert len(kept) == 3 and "p" in kept and "s0" not in kept
+
+
+def test_time_on_hold_is_not_counted_as_silence():
+    st = LiveState()
+    st.apply("event", started(), 1000.0)
+    st.apply("event", {"call_id": "c1", "kind": "hold", "ts": 1010.0}, 1010.0)
+    assert st.get("c1").wall_row()["last_speech_at"] == 0.0
+    st.apply("event", {"call_id": "c1", "kind": "resume", "ts": 1090.0}, 1090.0)
+    row = st.get("c1").wall_row()
+    assert (row["call_state"], row["last_speech_at"]) == ("active", 1090.0)
+    st.apply("event", {"call_id": "c1", "kind": "unmute", "ts": 1100.0}, 1100.0)  # not off hold: no reset
+    assert st.get("c1").wall_row()["last_speech_at"] == 1090.0

@@ -199,6 +199,7 @@
     p.over.dataset.at = r.talk_over_at || 0;
     p.over.textContent = t('talk_over');
     p.sil.dataset.last = r.last_speech_at || r.started_at;
+    p.sil.dataset.held = r.call_state === 'hold' ? '1' : '';  // on hold: silence is expected, never red
     p.badge.className = 'sev-badge sev-' + CA.cssToken(r.max_severity) + (r.alerts_open ? '' : ' none');
     p.badge.textContent = r.alerts_open ? CA.sevLabel(r.max_severity) + ' ' + open + '/' + r.alerts_open : t('no_alerts');
     p.last.textContent = r.last_alert ? r.last_alert.message : '';
@@ -227,7 +228,7 @@
     document.querySelectorAll('.wall .sil').forEach((d) => {
       const s = Math.max(0, n - Number(d.dataset.last));
       d.textContent = CA.duration(s);
-      d.classList.toggle('long', s > 20);
+      d.classList.toggle('long', s > 20 && !d.dataset.held);
     });
     // talk-over shows while the agent's latest overlapping window is recent (windows come every few s)
     document.querySelectorAll('.wall .talk-over').forEach((d) => { d.hidden = !(n - Number(d.dataset.at) < TALK_OVER_SHOW_S); });
