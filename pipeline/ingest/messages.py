@@ -2,9 +2,10 @@
 
 Two dialects arrive on the same endpoint (docs/ingest.md):
 - native: a JSON ``open`` message, binary audio frames (1 byte channel id + payload), JSON
-  ``close``/``ping``;
+  ``close``/``ping``/``state``;
 - Twilio Media Streams: JSON events ``connected``/``start``/``media``/``stop`` with base64
-  8 kHz µ-law.
+  8 kHz µ-law (plus ``state`` from Twilio-compatible media servers).
+Call context and state messages are validated in :mod:`pipeline.ingest.call_state`.
 Every function here raises :class:`ProtocolError` with a bounded ``kind`` (it is both the
 ``code`` the client receives and the metric label) and a message a human can act on.
 """
