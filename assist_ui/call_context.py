@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.records import CALL_CONTEXT_KEYS, CALL_CONTEXT_MAX_VALUE
+
 #: ``CallEvent.kind`` values besides "started"/"ended": what the call's ``call_state`` becomes.
 #: "transfer" carries the new ``agent_id`` (the call moves to that agent's panel).
 CALL_STATE_EVENTS = {"hold": "hold", "resume": "active", "mute": "muted", "unmute": "active", "transfer": "active"}
 
-CONTEXT_KEYS = ("customer_name", "customer_tier", "account_ref", "policy_ref", "ivr_intent")
-MAX_VALUE = 120
+CONTEXT_KEYS = CALL_CONTEXT_KEYS  # one list for the ingest gateway (which validates) and the panels
+MAX_VALUE = CALL_CONTEXT_MAX_VALUE
 _MASK_NAME = ("customer_name",)
 _MASK_REF = ("account_ref", "policy_ref")
 

@@ -69,7 +69,8 @@ class LiveCall:
     version: int = 0
     first_seen: float = 0.0
     last_activity: float = 0.0
-    last_speech_at: float = 0.0  # epoch of the last transcript update (supervisor: long silences)
+    last_speech_at: float = 0.0  # epoch of the last transcript update or voiced window (supervisor: silences)
+    talk_over_at: float = 0.0  # epoch of the last agent window whose voice activity overlapped the customer's
     segments: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     alerts: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     suggestions: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
@@ -128,6 +129,7 @@ class LiveCall:
             "max_severity": self.max_severity(),
             "last_alert": _pick(last_alert, ("message", "severity", "rule_id")) if last_alert else None,
             "last_speech_at": self.last_speech_at,
+            "talk_over_at": self.talk_over_at,
             "acked": len(self.actions.get("acks", {})),
             "hand": bool(self.actions.get("hand")),
             "help": bool(self.actions.get("help")),
@@ -218,6 +220,8 @@ class LiveState:
         if what == "started":
             call.started_at = ts or call.started_at or now
         elif what in CALL_STATE_EVENTS:
+            if call.call_state == "hold" and CALL_STATE_EVENTS[str(what)] != "hold":
+                call.last_speech_at = max(call.last_speech_at, now)  # time on hold is not dead air
             call.call_state = CALL_STATE_EVENTS[str(what)]
         else:
             call.status = "ended"
@@ -290,6 +294,12 @@ class LiveState:
         if len(call.curve) > _MAX_CURVE:
             dropped = call.curve.pop(0)
             call._curve_keys.discard((dropped["channel"], dropped["at"]))
+        # the emotion worker reports only windows its voice-activity gate found speech in, so a
+        # reading is speech even when the ASR has produced no text yet; its "talking_over" hint
+        # (pipeline/emotion/turns.py) is measured from both channels' activity masks
+        call.last_speech_at = max(call.last_speech_at, now)
+        if key[0] == "agent" and "talking_over" in (item.get("hints") or ()):
+            call.talk_over_at = now
         current = call.emotion.get(key[0])
         if current is None or key[1] >= float(current.get("at", 0.0)):
             call.emotion[key[0]] = item

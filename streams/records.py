@@ -45,6 +45,13 @@ class _Base(faust.Record, serializer="json", include_metadata=False, abstract=Tr
 # ---------------------------------------------------------------------------
 # calls.events
 # ---------------------------------------------------------------------------
+#: CallEvent.kind values for a change of call state (besides "started"/"ended")
+CALL_STATE_KINDS = ("hold", "resume", "mute", "unmute", "transfer")
+#: the documented keys of CallEvent.context (docs/ui.md "Call context") and a value's size limit
+CALL_CONTEXT_KEYS = ("customer_name", "customer_tier", "account_ref", "policy_ref", "ivr_intent")
+CALL_CONTEXT_MAX_VALUE = 120
+
+
 class CallEvent(_Base):
     """A call started or ended (topic ``calls.events``)."""
 

@@ -2,9 +2,10 @@
 
 Two dialects arrive on the same endpoint (docs/ingest.md):
 - native: a JSON ``open`` message, binary audio frames (1 byte channel id + payload), JSON
-  ``close``/``ping``;
+  ``close``/``ping``/``state``;
 - Twilio Media Streams: JSON events ``connected``/``start``/``media``/``stop`` with base64
-  8 kHz µ-law.
+  8 kHz µ-law (plus ``state`` from Twilio-compatible media servers).
+Call context and state messages are validated in :mod:`pipeline.ingest.call_state`.
 Every function here raises :class:`ProtocolError` with a bounded ``kind`` (it is both the
 ``code`` the client receives and the metric label) and a message a human can act on.
 """
@@ -40,6 +41,8 @@ class Kind:
     BAD_JSON = "bad_json"  # a text message that is not JSON (garbage)
     BAD_MESSAGE = "bad_message"  # JSON, but not a message we understand
     UNEXPECTED = "unexpected"  # a valid message at the wrong time (second open, mixed dialects)
+    BAD_CONTEXT = "bad_context"  # call context rejected (the call goes on without it)
+    BAD_STATE = "bad_state"  # a call-state message rejected (unknown kind, transfer without agent)
     TOO_MANY_ERRORS = "too_many_errors"
 
 

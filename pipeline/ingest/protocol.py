@@ -15,6 +15,7 @@ Invariants the server relies on:
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import time
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.ingest.call_state import StateChange, parse_context, parse_state, twilio_context
 from pipeline.ingest.framer import Framer
 from pipeline.ingest.messages import (
     CLOSE_NORMAL,
@@ -170,6 +172,7 @@ class IngestSession:
         self._max_payload = 0
         self._opened_at = 0.0
         self._gap_filled_s = 0.0
+        self.context: dict[str, str] = {}  # goes on the started event only
 
     @property
     def call_id(self) -> str:
@@ -232,7 +235,7 @@ class IngestSession:
                 raise ProtocolError(
                     Kind.NO_OPEN, f'first message must be {{"type": "open", ...}}, got type {mtype!r}', True
                 )
-            return self._open(parse_open(obj, self.source))
+            return self._open(parse_open(obj, self.source), lambda: parse_context(obj.get("context")))
         if mtype == "open":
             raise ProtocolError(Kind.UNEXPECTED, "call is already open on this connection")
         if mtype == "close":
@@ -243,7 +246,9 @@ class IngestSession:
             assert self.framer is not None
             received = {c: round(self.framer.received_seconds(c), 3) for c in self.framer.channels}
             return [Reply({"type": "pong", "id": obj.get("id"), "received": received})]
-        raise ProtocolError(Kind.BAD_MESSAGE, f"unknown message type {mtype!r} (expected close or ping)")
+        if mtype == "state":
+            return self._state(parse_state(obj))
+        raise ProtocolError(Kind.BAD_MESSAGE, f"unknown message type {mtype!r} (expected close, ping or state)")
 
     def _twilio_event(self, obj: dict[str, Any]) -> list[Output]:
         event = obj.get("event")
@@ -255,7 +260,9 @@ class IngestSession:
             if self.state == OPEN:
                 raise ProtocolError(Kind.UNEXPECTED, "Twilio stream already started")
             self._twilio = True
-            return self._open(parse_twilio_start(obj, self.limits.twilio_inbound_channel))
+            req = parse_twilio_start(obj, self.limits.twilio_inbound_channel)
+            # parse_twilio_start checked start.customParameters is an object (or absent)
+            return self._open(req, lambda: twilio_context(obj["start"].get("customParameters") or {}))
         if self.state == AWAITING_OPEN:
             raise ProtocolError(Kind.NO_OPEN, f'Twilio {event!r} event before "start"', fatal=True)
         if event == "media":
@@ -274,6 +281,8 @@ class IngestSession:
             return out
         if event == "stop":
             return self._end("hangup", normal=True)
+        if event == "state":  # not Twilio's own: a Twilio-dialect media server's (docs/ingest.md)
+            return self._state(parse_state(obj.get("state")))
         if event in ("mark", "dtmf"):
             return []
         raise ProtocolError(Kind.BAD_MESSAGE, f"unknown Twilio event {event!r}")
@@ -320,7 +329,14 @@ class IngestSession:
         now = self.clock()
         return [AudioIn(self.request.source, len(payload)), *self.framer.push(channel, payload, now)]
 
-    def _open(self, req: OpenRequest) -> list[Output]:
+    def _state(self, change: StateChange) -> list[Output]:
+        assert self.request is not None
+        if change.kind == "transfer":  # later events (and "ended") name the new agent
+            meta = dataclasses.replace(self.request.meta, agent_id=change.agent_id)
+            self.request = dataclasses.replace(self.request, meta=meta)
+        return [self._event(change.kind, reason=change.reason)]
+
+    def _open(self, req: OpenRequest, context: Callable[[], dict[str, str]]) -> list[Output]:
         if not self.authenticated:
             if not token_ok(req.token, self.tokens):
                 what = "missing" if not req.token else "invalid"
@@ -337,6 +353,11 @@ class IngestSession:
         self.framer = Framer(
             req.meta.call_id, fmt.encoding, fmt.sample_rate, req.meta.channels, self.limits.frame_ms
         )
+        context_error: ProtocolError | None = None
+        try:
+            self.context = context()
+        except ProtocolError as err:
+            context_error = err  # reported after the open: bad context never costs the call
         out: list[Output] = [self._event("started")]
         if not self._twilio:  # Twilio does not expect replies; native clients wait for this ack
             out.append(
@@ -352,6 +373,8 @@ class IngestSession:
                     }
                 )
             )
+        if context_error is not None:
+            out.extend(self._error(context_error))
         return out
 
     # -- endings --------------------------------------------------------------
@@ -407,4 +430,5 @@ class IngestSession:
             source=self.request.source,
             reason=reason,
             duration=round(self.framer.duration(), 3) if kind == "ended" else 0.0,
+            context=self.context if kind == "started" else {},
         )

@@ -291,7 +291,7 @@ class IngestGateway:
                 "call %s started (%s, %s %d Hz, agent %s, queue %s)",
                 ev.call_id, ev.source, ev.encoding, ev.sample_rate, ev.agent_id or "-", ev.queue or "-",
             )  # fmt: skip
-        else:
+        elif ev.kind == "ended":  # call-state events (hold, transfer, ...) leave the count alone
             self.metrics.active_calls.dec()
             self.metrics.calls_ended.labels(end_reason_label(ev.reason)).inc()
             log.info("call %s ended (%s) after %.1f s of audio", ev.call_id, ev.reason, ev.duration)

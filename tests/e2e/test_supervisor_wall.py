@@ -9,7 +9,7 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, replay, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import Step, floor_calls
-from streams.records import CallEvent
+from streams.records import CallEvent, EmotionState
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +90,15 @@ async def test_wall_for_a_floor(ui_process):  # noqa: F811
                                                                 agent_id="agent-1", reason="hangup", duration=60.0))])
             await expect(cards).to_have_count(N - 1)
             await expect(sup.locator(".wall-card[data-call='floor-000']")).to_have_count(0)
+            # talk-over from the emotion worker's voice-activity overlap on the agent channel
+            over = sup.locator(".wall-card[data-call='floor-001'] .talk-over")
+            await expect(over).to_be_hidden()
+            await replay(settings, [Step(0, "assist_emotion", EmotionState(
+                call_id="floor-001", channel="agent", state="neutral", arousal=0.3, trend="steady", at=30.0,
+                hints=["talking_over"]))])
+            await expect(over).to_be_visible()
+            await expect(over).to_have_text("Talk-over")
+            await expect(over).to_be_hidden(timeout=10_000)  # gone once no new overlap is reported
             # render cost stays small with the cards kept between updates
             ms = await sup.evaluate("window.__wall.renderMs.slice(-20)")
             assert ms and max(ms) < 500, ms

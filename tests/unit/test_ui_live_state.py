@@ -95,6 +95,27 @@ def test_emotion_keeps_newest_state_and_a_curve_without_duplicates():
     assert call.wall_row()["emotion"] == {"state": "angry", "trend": "rising", "arousal": 0.8}
 
 
+def test_voiced_windows_reset_the_silence_and_agent_overlap_marks_talk_over():
+    st = LiveState()
+    st.apply("event", started(), 1000.0)
+    assert st.get("c1").wall_row()["last_speech_at"] == 0.0
+    e = {"call_id": "c1", "channel": "customer", "state": "neutral", "arousal": 0.2, "trend": "steady", "at": 3.0}
+    st.apply("emotion", e, 1003.0)  # a voiced window with no transcript yet is still speech
+    row = st.get("c1").wall_row()
+    assert (row["last_speech_at"], row["talk_over_at"]) == (1003.0, 0.0)
+    st.apply("emotion", dict(e, at=3.0), 1009.0)  # a duplicate window is not new speech
+    assert st.get("c1").wall_row()["last_speech_at"] == 1003.0
+    agent = dict(e, channel="agent", at=6.0, hints=["talking_over"])
+    st.apply("emotion", agent, 1006.0)
+    st.apply("emotion", dict(e, at=5.0), 1005.5)  # arrives late: the silence clock never goes back
+    row = st.get("c1").wall_row()
+    assert (row["last_speech_at"], row["talk_over_at"]) == (1006.0, 1006.0)
+    st.apply("emotion", dict(agent, at=9.0, hints=[]), 1009.0)
+    assert st.get("c1").wall_row()["talk_over_at"] == 1006.0  # the page hides it once it is old
+    st.apply("emotion", dict(e, at=12.0, hints=["talking_over"]), 1012.0)  # only the agent's hint counts
+    assert st.get("c1").wall_row()["talk_over_at"] == 1006.0
+
+
 def test_call_events_set_owner_and_status():
     st = LiveState()
     st.apply("segment", seg("s1", "hi"), 1)  # a record before the start event: no owner yet
@@ -160,3 +181,15 @@ def test_bounds_on_calls_and_segments():
     st.apply("segment", seg("p", "partial", call_id="live1", start=9.0), 20)
     kept = list(st.get("live1").segments)
     assert len(kept) == 3 and "p" in kept and "s0" not in kept
+
+
+def test_time_on_hold_is_not_counted_as_silence():
+    st = LiveState()
+    st.apply("event", started(), 1000.0)
+    st.apply("event", {"call_id": "c1", "kind": "hold", "ts": 1010.0}, 1010.0)
+    assert st.get("c1").wall_row()["last_speech_at"] == 0.0
+    st.apply("event", {"call_id": "c1", "kind": "resume", "ts": 1090.0}, 1090.0)
+    row = st.get("c1").wall_row()
+    assert (row["call_state"], row["last_speech_at"]) == ("active", 1090.0)
+    st.apply("event", {"call_id": "c1", "kind": "unmute", "ts": 1100.0}, 1100.0)  # not off hold: no reset
+    assert st.get("c1").wall_row()["last_speech_at"] == 1090.0

@@ -63,7 +63,7 @@ const CA = (() => {
       reason_agitated_share: 'customer agitated in {pct} of the call', reason_agitated_end: 'customer still agitated at the end of the call',
       reason_peak: 'customer arousal peaked at {v}', reason_said_cue: 'customer said “{text}”', reason_repeated: '{rule} fired {n} times',
       ctx_customer_tier: 'Tier', ctx_account_ref: 'Account', ctx_policy_ref: 'Policy', ctx_ivr_intent: 'IVR',
-      call_state_hold: 'On hold', call_state_muted: 'Muted',
+      call_state_hold: 'On hold', call_state_muted: 'Muted', talk_over: 'Talk-over',
       // supervisor wall
       wall_search: 'Search', wall_search_hint: 'Call, agent, customer, alert…', wall_state: 'State',
       group_by_queue: 'Group by queue', showing: '{n} of {total} live calls', no_open_alerts: 'No open alert',
@@ -124,7 +124,7 @@ const CA = (() => {
       reason_agitated_share: '客户在 {pct} 的通话时间里情绪激动', reason_agitated_end: '通话结束时客户仍然情绪激动',
       reason_peak: '客户激动程度峰值 {v}', reason_said_cue: '客户说：“{text}”', reason_repeated: '{rule} 触发了 {n} 次',
       ctx_customer_tier: '客户等级', ctx_account_ref: '账户', ctx_policy_ref: '保单', ctx_ivr_intent: 'IVR 意图',
-      call_state_hold: '保持中', call_state_muted: '静音中',
+      call_state_hold: '保持中', call_state_muted: '静音中', talk_over: '抢话',
       wall_search: '搜索', wall_search_hint: '通话、坐席、客户、提醒…', wall_state: '状态',
       group_by_queue: '按队列分组', showing: '显示 {n} / {total} 通', no_open_alerts: '无未处理提醒',
       hand_raised_short: '举手', help_sent: '已派人协助',

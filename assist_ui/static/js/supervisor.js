@@ -196,7 +196,10 @@
     p.trend.textContent = e.trend ? CA.trendArrow(e.trend) : '';
     p.pct.textContent = e.state ? pct + '%' : '';
     p.silLabel.textContent = t('silence');
+    p.over.dataset.at = r.talk_over_at || 0;
+    p.over.textContent = t('talk_over');
     p.sil.dataset.last = r.last_speech_at || r.started_at;
+    p.sil.dataset.held = r.call_state === 'hold' ? '1' : '';  // on hold: silence is expected, never red
     p.badge.className = 'sev-badge sev-' + CA.cssToken(r.max_severity) + (r.alerts_open ? '' : ' none');
     p.badge.textContent = r.alerts_open ? CA.sevLabel(r.max_severity) + ' ' + open + '/' + r.alerts_open : t('no_alerts');
     p.last.textContent = r.last_alert ? r.last_alert.message : '';
@@ -209,23 +212,26 @@
       help: el('span', { className: 'help-flag' }), dur: el('span', { className: 'dur' }), cstate: el('span', {}),
       meta: el('div', { className: 'wall-meta muted' }), state: el('span', { className: 'state-label' }),
       trend: el('span', {}), pct: el('span', { className: 'muted' }), silLabel: el('span', {}),
-      sil: el('span', { className: 'sil' }), badge: el('span', {}), last: el('span', { className: 'last-alert' }),
+      sil: el('span', { className: 'sil' }), over: el('span', { className: 'talk-over', hidden: true }), badge: el('span', {}), last: el('span', { className: 'last-alert' }),
     };
-    p.emotion = el('div', {}, p.state, p.trend, p.pct, el('span', { className: 'sil-box muted' }, p.silLabel, ' ', p.sil));
+    p.emotion = el('div', {}, p.state, p.trend, p.pct, el('span', { className: 'sil-box muted' }, p.silLabel, ' ', p.sil), p.over);
     const node = el('a', { href: '/agent?call=' + encodeURIComponent(r.call_id), title: t('open_view'), dataset: { call: r.call_id } },
       el('div', { className: 'wall-top' }, p.name, p.cstate, p.hand, p.help, p.dur), p.meta, p.emotion,
       el('div', { className: 'wall-alerts' }, p.badge, p.last));
     return { key: '', node, parts: p };
   }
 
+  const TALK_OVER_SHOW_S = 6;
   function tick() {
     const n = now();
     document.querySelectorAll('.wall .dur').forEach((d) => { d.textContent = CA.duration(n - Number(d.dataset.start)); });
     document.querySelectorAll('.wall .sil').forEach((d) => {
       const s = Math.max(0, n - Number(d.dataset.last));
       d.textContent = CA.duration(s);
-      d.classList.toggle('long', s > 20);
+      d.classList.toggle('long', s > 20 && !d.dataset.held);
     });
+    // talk-over shows while the agent's latest overlapping window is recent (windows come every few s)
+    document.querySelectorAll('.wall .talk-over').forEach((d) => { d.hidden = !(n - Number(d.dataset.at) < TALK_OVER_SHOW_S); });
   }
   setInterval(tick, 1000);
 
