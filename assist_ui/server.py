@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 from assist_ui.auth import UserDirectory
 from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
 from assist_ui.http_api import HttpApi
+from assist_ui.kb_api import KbApi
 from assist_ui.live_actions import ACTION_OPS, LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
@@ -87,6 +88,7 @@ class UiServer:
         )
         self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
         self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check)
+        self.api.kb = KbApi(settings.streams_kb_path)  # agent KB search (loaded on first use)
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()

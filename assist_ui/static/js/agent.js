@@ -463,6 +463,7 @@
     if (active) act({ op: 'whisper', call_id: active, help: true });
   });
 
+  KB.initSearch(document.getElementById('kbsearch'));
   CA.onLang(() => { rebuild = true; schedule(); });
   const sock = new CA.LiveSocket(onMessage, CA.connStatus);
   if (watchId) sock.resubscribe.push({ op: 'watch', call_id: watchId });
