@@ -88,7 +88,7 @@ class UiServer:
         )
         self.hub = Hub(self.state, settings.ui_client_queue_max, self.metrics)
         self.api = HttpApi(users, store, self.state, self.hub, self.metrics, ready_check)
-        self.api.kb = KbApi(settings.streams_kb_path)  # agent KB search (loaded on first use)
+        self.api.kb = KbApi(settings.streams_kb_path, self.state, self.hub, store)  # KB search, feedback, report
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()

@@ -1,7 +1,8 @@
-"""Agent KB search on the real UI server (HTTP, token auth), on a KB file of the test's own,
+"""Agent KB search, suggestion feedback and the KB owners' report on the real UI server (HTTP, token auth), on a KB file of the test's own,
 loaded from the configured path the streams worker reads (CALLASSIST_STREAMS_KB_PATH).
 
-No broker: the live bridge and the QA sink are off; the QA store is a real SQLite file.
+Search: no broker (the live bridge and the QA sink are off); the QA store is a real SQLite file.
+Feedback: a call comes through the real embedded broker into the running app (see test_ui_server).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import shutil
 import urllib.parse
 
 import pytest
-from test_ui_server import ROLES, TOKENS, http
+from test_ui_server import ROLES, TOKENS, Client, http, publish, ui  # noqa: F401  (ui: the app on a broker)
 
 from assist_ui.app import UiApp
+from assist_ui.samples import sample_call
 from assist_ui.settings import UiSettings
 from streams.assist import DEFAULT_KB
 
@@ -77,3 +79,48 @@ async def test_search_follows_the_kb_file_when_it_changes(kb_ui):
     status, after = await _search(kb_ui, "我要退保")
     assert status == 200
     assert after["results"][0]["title"] == "退保申请办理" and after["kb_version"] != before["kb_version"]
+
+
+async def _feedback(app, token, call_id, suggestion_id, useful):
+    path = (f"/api/kb/feedback?call_id={urllib.parse.quote(call_id)}&suggestion_id={urllib.parse.quote(suggestion_id)}"
+            f"&useful={useful}")
+    return await asyncio.to_thread(http, app, "POST", path, token)
+
+
+async def test_feedback_on_a_live_suggestion_is_stored_and_reported(ui):  # noqa: F811
+    steps = [s for s in sample_call("fb-1", "agent-1", "zh") if s.topic != "qa_calls"
+             and not (s.topic == "events" and s.record.kind == "ended")]
+    agent = await Client.open(ui, "agent-1")
+    await publish(ui.settings, steps)
+    await agent.wait_for(lambda m: m.get("type") == "update" and m.get("kind") == "suggestion"
+                         and m["item"]["suggestion_id"] == "fb-1:kb:refund")
+    sid, agent_token = "fb-1:kb:refund", TOKENS["agent-1"]
+    assert (await _feedback(ui, TOKENS["agent-2"], "fb-1", sid, "true"))[0] == 404  # not their call
+    assert (await _feedback(ui, agent_token, "fb-1", "fb-1:kb:nope", "true"))[0] == 404
+    assert (await _feedback(ui, agent_token, "fb-1", sid, "maybe"))[0] == 400
+    assert (await asyncio.to_thread(http, ui, "GET", "/api/kb/feedback?call_id=fb-1", agent_token))[0] == 405
+    status, row = await _feedback(ui, agent_token, "fb-1", sid, "false")
+    assert status == 200 and row["intent"] == "refund" and row["kind"] == "kb" and row["useful"] == 0
+    status, row = await _feedback(ui, agent_token, "fb-1", sid, "true")  # changed their mind
+    assert status == 200 and row["useful"] == 1
+    assert (await _feedback(ui, TOKENS["sup-1"], "fb-1", "fb-1:strategy:deescalate", "false"))[0] == 200
+    stored = await ui.store.feedback_of("fb-1")
+    assert sorted((r["user_id"], r["suggestion_id"], r["useful"]) for r in stored) == [
+        ("agent-1", sid, 1), ("sup-1", "fb-1:strategy:deescalate", 0)]
+    assert all(r["call_id"] == "fb-1" and r["at"] > 0 for r in stored)
+
+    # the KB owners' report: QA and supervisors only; counts the call once its summary is stored
+    assert (await asyncio.to_thread(http, ui, "GET", "/api/kb/report", agent_token))[0] == 403
+    await publish(ui.settings, sample_call("fb-1", "agent-1", "zh")[-1:])
+    for _ in range(100):
+        if await ui.store.get_call("fb-1"):
+            break
+        await asyncio.sleep(0.1)
+    status, body = await asyncio.to_thread(http, ui, "GET", "/api/kb/report", TOKENS["qa-1"])
+    assert status == 200, body
+    rows = {(r["kind"], r["intent"]): r for r in body["rows"]}
+    refund = rows[("kb", "refund")]
+    assert (refund["suggested"], refund["useful"], refund["not_useful"], refund["hit_rate"]) == (1, 1, 0, 1.0)
+    assert rows[("strategy", "upset")]["not_useful"] == 1
+    assert (await asyncio.to_thread(http, ui, "GET", "/api/kb/report", TOKENS["sup-1"]))[0] == 200
+    await agent.close()

@@ -36,5 +36,30 @@ const KB = (() => {
     });
   }
 
-  return { initSearch };
+  // "useful / not useful" on a suggestion card; the choice is kept per suggestion so a
+  // re-render (the next transcript update) shows it pressed, and a second click changes it
+  const rated = new Map(); // call_id + suggestion_id -> true | false
+  function feedbackButtons(callId, s) {
+    const key = callId + '\u0000' + s.suggestion_id;
+    const box = el('div', { className: 'kb-feedback', role: 'group', 'aria-label': t('kb_feedback') });
+    const status = el('span', { className: 'form-status muted', role: 'status' });
+    const button = (useful) => el('button', {
+      type: 'button', className: 'small ' + (useful ? 'kb-useful' : 'kb-not-useful'),
+      'aria-pressed': String(rated.get(key) === useful),
+      onclick: async (ev) => {
+        ev.stopPropagation(); // the card itself copies the text
+        const r = await CA.api('/api/kb/feedback?call_id=' + encodeURIComponent(callId) + '&suggestion_id='
+          + encodeURIComponent(s.suggestion_id) + '&useful=' + useful, { method: 'POST' });
+        if (!r.ok) { status.textContent = t('kb_feedback_failed'); return; }
+        rated.set(key, useful);
+        box.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed',
+          String(b.classList.contains('kb-useful') === useful)));
+        status.textContent = t('kb_feedback_thanks');
+      },
+    }, t(useful ? 'kb_useful' : 'kb_not_useful'));
+    box.append(button(true), button(false), status);
+    return box;
+  }
+
+  return { initSearch, feedbackButtons };
 })();
