@@ -124,3 +124,32 @@ async def test_feedback_on_a_live_suggestion_is_stored_and_reported(ui):  # noqa
     assert rows[("strategy", "upset")]["not_useful"] == 1
     assert (await asyncio.to_thread(http, ui, "GET", "/api/kb/report", TOKENS["sup-1"]))[0] == 200
     await agent.close()
+
+
+def test_kb_report_command_reads_the_qa_store(tmp_path, capsys):
+    from assist_ui.store.sqlite import SqliteStore
+    from pipeline.cli import main
+
+    path = tmp_path / "qa.sqlite3"
+
+    async def seed() -> None:
+        store = SqliteStore(path)
+        await store.open()
+        for call_id in ("rep-1", "rep-2"):
+            steps = sample_call(call_id, "agent-1", "zh")
+            body = json.loads(steps[-1].record.to_bytes())
+            await store.put_call(body)
+        await store.put_feedback({"call_id": "rep-1", "suggestion_id": "rep-1:kb:refund", "user_id": "agent-1",
+                                  "useful": True, "kind": "kb", "intent": "refund", "title": "理财产品退款政策"})
+        await store.close()
+
+    asyncio.run(seed())
+    assert main(["streams", "kb-report", "--sqlite", str(path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    refund = next(r for r in rows if r["intent"] == "refund")
+    assert (refund["suggested"], refund["useful"], refund["not_useful"], refund["hit_rate"]) == (2, 1, 0, 0.5)
+    assert main(["streams", "kb-report", "--sqlite", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert "hit rate" in table and "refund" in table and "50%" in table and "理财产品退款政策" in table
+    assert main(["streams", "kb-report", "--sqlite", str(tmp_path / "empty.sqlite3")]) == 0
+    assert "no suggestions" in capsys.readouterr().out

@@ -28,7 +28,8 @@ const KB = (() => {
       clear(list);
       if (!q) return;
       status.textContent = t('loading');
-      const r = await CA.api('/api/kb/search?q=' + encodeURIComponent(q) + '&lang=' + CA.lang());
+      // the query's own language picks the article text (an agent types in the caller's language)
+      const r = await CA.api('/api/kb/search?q=' + encodeURIComponent(q));
       status.textContent = '';
       if (!r.ok) { status.textContent = t('error', { msg: (r.body && r.body.error) || r.status }); return; }
       if (!r.body.results.length) { list.append(el('li', { className: 'muted' }, t('kb_no_results'))); return; }
@@ -61,5 +62,23 @@ const KB = (() => {
     return box;
   }
 
-  return { initSearch, feedbackButtons };
+  // the KB owners' report (QA and supervisors), fetched each time the section is opened
+  function initReport(box) {
+    box.hidden = false;
+    const body = box.querySelector('tbody');
+    const pct = (v) => (v === null || v === undefined ? '–' : Math.round(v * 100) + '%');
+    box.addEventListener('toggle', async () => {
+      if (!box.open) return;
+      const r = await CA.api('/api/kb/report');
+      clear(body);
+      if (!r.ok) { body.append(el('tr', {}, el('td', { colspan: 6 }, t('error', { msg: r.status })))); return; }
+      if (!r.body.rows.length) { body.append(el('tr', {}, el('td', { colspan: 6, className: 'muted' }, t('kb_report_empty')))); return; }
+      r.body.rows.forEach((x) => body.append(el('tr', { dataset: { intent: x.intent } },
+        el('td', {}, t(x.kind === 'strategy' ? 'strategy_hint' : 'kb_report_kb')),
+        el('td', {}, el('strong', {}, x.title || x.intent), ' ', el('span', { className: 'muted' }, x.intent)),
+        el('td', {}, x.suggested), el('td', {}, x.useful), el('td', {}, x.not_useful), el('td', {}, pct(x.hit_rate)))));
+    });
+  }
+
+  return { initSearch, feedbackButtons, initReport };
 })();
