@@ -27,7 +27,7 @@ from assist_ui.store import QaStore
 from streams.assist import kb_source
 from streams.kb.index import KBIndex
 from streams.kb.search import MAX_QUERY_CHARS, agent_search
-from streams.kb.versioned import ReloadingFile
+from streams.kb.versioned import FileFormatError, ReloadingFile
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,11 @@ class KbApi:
     async def _index(self) -> KBIndex:
         async with self._lock:  # one load at a time; later calls only check the file stamp
             if self._source is None:
-                self._source = await asyncio.to_thread(kb_source, self.kb_path)
+                try:
+                    self._source = await asyncio.to_thread(kb_source, self.kb_path)
+                except (OSError, FileFormatError) as exc:  # a later reload keeps the last good version
+                    log.error("knowledge base %s not loaded: %s", self.kb_path, exc)
+                    raise KbApiError(503, "knowledge base unavailable") from None
             else:
                 await asyncio.to_thread(self._source.maybe_reload)
             return self._source.current

@@ -153,3 +153,25 @@ def test_kb_report_command_reads_the_qa_store(tmp_path, capsys):
     assert "hit rate" in table and "refund" in table and "50%" in table and "理财产品退款政策" in table
     assert main(["streams", "kb-report", "--sqlite", str(tmp_path / "empty.sqlite3")]) == 0
     assert "no suggestions" in capsys.readouterr().out
+
+
+async def test_feedback_on_a_stored_call_and_a_broken_kb(kb_ui, tmp_path):
+    await kb_ui.store.put_call(json.loads(sample_call("st-1", "agent-1", "en")[-1].record.to_bytes()))
+    sid = "st-1:kb:double-charge"
+    assert (await _feedback(kb_ui, TOKENS["agent-2"], "st-1", sid, "true"))[0] == 404  # not their call
+    status, row = await _feedback(kb_ui, TOKENS["agent-1"], "st-1", sid, "true")
+    assert status == 200 and row["intent"] == "billing_dispute"
+    assert (await _feedback(kb_ui, TOKENS["qa-1"], "st-1", sid, "false"))[0] == 200
+    assert sorted((r["user_id"], r["useful"]) for r in await kb_ui.store.feedback_of("st-1")) == [
+        ("agent-1", 1), ("qa-1", 0)]
+    assert (await _feedback(kb_ui, TOKENS["agent-1"], "nope", sid, "true"))[0] == 404
+
+    broken = UiSettings(ui_port=0, ui_users_json=kb_ui.settings.ui_users_json, ui_bridge_enabled=False,
+                        ui_sink_enabled=False, data_dir=tmp_path / "b", streams_kb_path=tmp_path / "missing.yaml")
+    app = UiApp(broken)
+    await app.start()
+    try:
+        status, body = await _search(app, "退保")
+        assert status == 503 and body["error"] == "knowledge base unavailable"
+    finally:
+        await app.stop()
