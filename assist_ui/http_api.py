@@ -20,6 +20,7 @@ API (``Authorization: Bearer <token>``)::
     GET  /api/qa/calls/<call_id>/summary       extractive summary (reason, asks, commitments, outcome, alerts, emotion)
     POST /api/qa/calls/<call_id>/playback      (QA, supervisor) audit a playback, get a ticket URL
     GET  /recordings/<ticket>                  the (redacted) recording, HTTP Range supported
+    /api/kb/...                                knowledge base search, feedback, report (assist_ui.kb_api)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from assist_ui.auth import User, UserDirectory, bearer_token
 from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub, dumps
+from assist_ui.kb_api import KbApi, KbApiError
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
@@ -112,6 +114,7 @@ class HttpApi:
         self.hub = hub
         self.metrics = metrics
         self.ready_check = ready_check
+        self.kb: KbApi | None = None  # set by the server when a KB is configured
         # read once at start-up: no path from a URL ever reaches the disk, and no file
         # read blocks the event loop (the whole set is a few tens of KB)
         files = {"/static/" + p.relative_to(static_dir).as_posix(): p for p in static_dir.rglob("*") if p.is_file()}
@@ -167,6 +170,11 @@ class HttpApi:
             calls = [c for c in self.state.calls() if self.hub.may_view(user, c)]
             rows = [c.wall_row() if not self.hub.needs_redaction(user, c) else redact_obj(c.wall_row()) for c in calls]
             return json_response(200, {"calls": rows})
+        if parts[:1] == ["kb"] and self.kb is not None:
+            try:
+                return json_response(200, await self.kb.handle(user, method, parts[1:], params))
+            except KbApiError as exc:
+                return _error(exc.status, str(exc))
         if parts[:1] == ["qa"]:
             if not user.can("qa_read"):
                 return _error(403, "forbidden")

@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 from assist_ui.auth import UserDirectory
 from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
 from assist_ui.http_api import HttpApi
+from assist_ui.kb_api import KbApi
 from assist_ui.live_actions import ACTION_OPS, LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
@@ -92,6 +93,7 @@ class UiServer:
                                settings.recordings_path(), settings.recordings_backend, settings.recordings_s3_bucket,
                                settings.recordings_s3_prefix, settings.recordings_s3_endpoint_url,
                                settings.recordings_s3_region))
+        self.api.kb = KbApi(settings.streams_kb_path, self.state, self.hub, store)  # KB search, feedback, report
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None
         self._background: set[asyncio.Future[None]] = set()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from streams.app_settings import DATA_DIR as STREAMS_DATA_DIR
 from streams.settings import CommonSettings
 
 #: the demo users shipped with the package (tokens documented in docs/ui.md); never for production
@@ -54,6 +55,13 @@ class UiSettings(CommonSettings):
         "server shows calls in progress), 'earliest' or 'latest'.",
     )
     ui_lookback_s: float = Field(2 * 3600.0, description="How far back 'lookback' starts.")
+
+    # -- knowledge base (agent search) ---------------------------------------------
+    streams_kb_path: Path = Field(
+        STREAMS_DATA_DIR / "kb.yaml",
+        description="Knowledge base the agent panel searches: the same setting (CALLASSIST_STREAMS_KB_PATH) "
+        "and file the streams worker suggests from; reloaded when it changes.",
+    )
 
     # -- QA store ------------------------------------------------------------
     ui_db_url: str = Field(

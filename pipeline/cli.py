@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("pipeline.bench_cli", "whole-pipeline benchmark on the embedded defaults"),
 }
 
+# subcommands whose code lives in a higher layer than their component (the KB report reads the
+# UI's QA store): the dispatcher, above both, routes them
+ROUTED: dict[tuple[str, str], str] = {("streams", "kb-report"): "assist_ui.kb_report_cli"}
+
 
 def usage() -> str:
     lines = ["usage: callassist COMMAND [ARGS...]", "", "commands:"]
@@ -58,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"callassist: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module_name = COMMANDS[name][0]
+    if rest and (name, rest[0]) in ROUTED:
+        module_name, rest = ROUTED[(name, rest[0])], rest[1:]
     from streams.settings import CommonSettings
 
     setup_logging(CommonSettings().log_level)

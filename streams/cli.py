@@ -4,6 +4,8 @@
     callassist streams check FILE... [--kb K] [--rules R] [--intents]
     callassist streams kb-eval --clinc150 DIR [--threshold P]   KB retrieval + out-of-scope benchmark
     callassist streams kb-search QUERY... [--kb K] [-k N]          agent search: one JSON line per result
+    callassist streams kb-report [--json]        suggestions by hit rate and feedback, from the QA store
+                                                 (assist_ui.kb_report_cli; the callassist dispatcher routes it)
 """
 
 from __future__ import annotations

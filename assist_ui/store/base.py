@@ -15,7 +15,7 @@ from typing import Any
 from assist_ui.audio_redaction import pii_audio_spans
 from assist_ui.redact import redact, redact_obj
 from assist_ui.store.model import CallFilter, alert_rows, call_row, check_review
-from assist_ui.store.schema import ACTION_COLUMNS, OVERRIDE_COLUMNS, PLAYBACK_COLUMNS
+from assist_ui.store.schema import ACTION_COLUMNS, FEEDBACK_COLUMNS, OVERRIDE_COLUMNS, PLAYBACK_COLUMNS
 
 
 class QaStore(ABC):
@@ -110,7 +110,33 @@ class QaStore(ABC):
     async def _playbacks_of(self, call_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    async def put_feedback(self, feedback: dict[str, Any]) -> dict[str, Any]:
+        """Store one "useful / not useful" on a suggestion; the same user again replaces it."""
+        row = {key: feedback.get(key, "") for key in FEEDBACK_COLUMNS}
+        row["useful"] = 1 if feedback.get("useful") else 0
+        row["at"] = float(feedback.get("at") or time.time())
+        await self._put_feedback(row)
+        return row
+
+    async def feedback_of(self, call_id: str) -> list[dict[str, Any]]:
+        return await self._feedback_of(call_id)
+
+    async def kb_usage(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(KB suggestions in stored calls per intent: intent, title, suggested;
+        feedback per intent: intent, title, useful, not_useful) for the KB owners' report."""
+        return await self._kb_usage()
+
     # -- back end ----------------------------------------------------------------
+    @abstractmethod
+    async def _put_feedback(self, row: dict[str, Any]) -> None:
+        """Insert or replace by (call_id, suggestion_id, user_id)."""
+
+    @abstractmethod
+    async def _feedback_of(self, call_id: str) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def _kb_usage(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+
     @abstractmethod
     async def open(self) -> None:
         """Connect and apply pending migrations."""

@@ -17,10 +17,13 @@ from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
 from assist_ui.store.schema import (
     ACTION_COLUMNS,
+    FEEDBACK_BY_INTENT,
+    FEEDBACK_COLUMNS,
     MIGRATIONS,
     MIGRATIONS_TABLE,
     OVERRIDE_COLUMNS,
     PLAYBACK_COLUMNS,
+    SUGGESTED_BY_INTENT,
 )
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -167,6 +170,27 @@ class PostgresStore(QaStore):
             f"SELECT {', '.join(ACTION_COLUMNS)} FROM live_actions WHERE call_id = $1 ORDER BY at, action_id", call_id
         )
         return [dict(r) for r in rows]
+
+    async def _put_feedback(self, row: dict[str, Any]) -> None:
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(FEEDBACK_COLUMNS)))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in FEEDBACK_COLUMNS[3:])
+        await self.pool.execute(
+            f"INSERT INTO kb_feedback ({', '.join(FEEDBACK_COLUMNS)}) VALUES ({placeholders}) "
+            f"ON CONFLICT (call_id, suggestion_id, user_id) DO UPDATE SET {updates}",
+            *[row[k] for k in FEEDBACK_COLUMNS],
+        )
+
+    async def _feedback_of(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM kb_feedback WHERE call_id = $1 ORDER BY at, suggestion_id",
+            call_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def _kb_usage(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with self.pool.acquire() as conn:
+            suggested = [dict(r) for r in await conn.fetch(SUGGESTED_BY_INTENT["postgres"])]
+            return suggested, [dict(r) for r in await conn.fetch(FEEDBACK_BY_INTENT)]
 
     async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         async with self.pool.acquire() as conn:

@@ -121,15 +121,41 @@ def _v4(real: str) -> list[str]:
     return [_SCORE_OVERRIDES.format(real=real)]
 
 
+# v5: agents' "useful / not useful" on a suggestion, one row per user and suggestion (a second
+# click replaces the first), for the KB owners' report.  No foreign key, as for live_actions.
+_KB_FEEDBACK = """
+CREATE TABLE kb_feedback (
+    call_id       TEXT NOT NULL,
+    suggestion_id TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    user_role     TEXT NOT NULL DEFAULT '',
+    useful        INTEGER NOT NULL CHECK (useful IN (0, 1)),
+    kind          TEXT NOT NULL DEFAULT '',
+    intent        TEXT NOT NULL DEFAULT '',
+    title         TEXT NOT NULL DEFAULT '',
+    kb_version    TEXT NOT NULL DEFAULT '',
+    at            {real} NOT NULL,
+    PRIMARY KEY (call_id, suggestion_id, user_id)
+)"""
+
+
+def _v5(real: str) -> list[str]:
+    return [_KB_FEEDBACK.format(real=real), "CREATE INDEX kb_feedback_intent ON kb_feedback (intent)"]
+
+
 MIGRATIONS: dict[str, list[tuple[int, list[str]]]] = {
-    "sqlite": [(1, _v1("REAL")), (2, _v2("REAL")), (3, _v3("REAL")), (4, _v4("REAL"))],
+    "sqlite": [(1, _v1("REAL")), (2, _v2("REAL")), (3, _v3("REAL")), (4, _v4("REAL")),
+               (5, _v5("REAL"))],
     "postgres": [(1, _v1("DOUBLE PRECISION")), (2, _v2("DOUBLE PRECISION")), (3, _v3("DOUBLE PRECISION")),
-                 (4, _v4("DOUBLE PRECISION"))],
+                 (4, _v4("DOUBLE PRECISION")), (5, _v5("DOUBLE PRECISION"))],
 }
 
 OVERRIDE_COLUMNS = ("call_id", "item_id", "score", "auto", "note", "reviewer", "at")
 
 PLAYBACK_COLUMNS = ("playback_id", "call_id", "user_id", "user_role", "redacted", "at")
+
+FEEDBACK_COLUMNS = ("call_id", "suggestion_id", "user_id", "user_role", "useful", "kind", "intent", "title",
+                    "kb_version", "at")
 
 ACTION_COLUMNS = ("action_id", "call_id", "kind", "alert_id", "actor", "actor_role", "target", "text", "at")
 
@@ -138,3 +164,17 @@ MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGE
 
 def latest_version(dialect: str) -> int:
     return MIGRATIONS[dialect][-1][0]
+
+
+# the KB owners' report: how often each intent was suggested in stored calls, and its feedback
+FEEDBACK_BY_INTENT = (
+    "SELECT kind, intent, max(title) AS title, sum(useful) AS useful, count(*) - sum(useful) AS not_useful "
+    "FROM kb_feedback GROUP BY kind, intent"
+)
+SUGGESTED_BY_INTENT = {
+    "sqlite": "SELECT json_extract(s.value, '$.kind') AS kind, json_extract(s.value, '$.intent') AS intent, "
+    "max(json_extract(s.value, '$.title')) AS title, count(*) AS suggested "
+    "FROM calls, json_each(calls.summary, '$.suggestions') AS s GROUP BY 1, 2",
+    "postgres": "SELECT s->>'kind' AS kind, s->>'intent' AS intent, max(s->>'title') AS title, count(*) AS suggested "
+    "FROM calls, jsonb_array_elements(calls.summary::jsonb->'suggestions') AS s GROUP BY 1, 2",
+}

@@ -19,10 +19,13 @@ from assist_ui.store.base import QaStore
 from assist_ui.store.model import CallFilter, ReviewError, list_item, list_query
 from assist_ui.store.schema import (
     ACTION_COLUMNS,
+    FEEDBACK_BY_INTENT,
+    FEEDBACK_COLUMNS,
     MIGRATIONS,
     MIGRATIONS_TABLE,
     OVERRIDE_COLUMNS,
     PLAYBACK_COLUMNS,
+    SUGGESTED_BY_INTENT,
 )
 
 T = TypeVar("T")
@@ -196,6 +199,24 @@ class SqliteStore(QaStore):
             return [dict(r) for r in rows]
 
         return await self._run(get)
+
+    async def _put_feedback(self, row: dict[str, Any]) -> None:
+        cols = ", ".join(FEEDBACK_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in FEEDBACK_COLUMNS[3:])
+        sql = (f"INSERT INTO kb_feedback ({cols}) VALUES ({', '.join('?' * len(FEEDBACK_COLUMNS))}) "
+               f"ON CONFLICT (call_id, suggestion_id, user_id) DO UPDATE SET {updates}")
+        await self._run(lambda: self.db.execute(sql, [row[k] for k in FEEDBACK_COLUMNS]))
+
+    async def _feedback_of(self, call_id: str) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM kb_feedback WHERE call_id = ? ORDER BY at, suggestion_id"
+        return await self._run(lambda: [dict(r) for r in self.db.execute(sql, (call_id,)).fetchall()])
+
+    async def _kb_usage(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            suggested = [dict(r) for r in self.db.execute(SUGGESTED_BY_INTENT["sqlite"]).fetchall()]
+            return suggested, [dict(r) for r in self.db.execute(FEEDBACK_BY_INTENT).fetchall()]
+
+        return await self._run(run)
 
     # -- reads ----------------------------------------------------------------------
     async def _get_call(self, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:

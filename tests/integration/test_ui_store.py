@@ -68,9 +68,9 @@ async def store(request, tmp_path):
 
 
 async def test_migrations_are_applied_once(store):
-    assert await store.schema_version() == 4
+    assert await store.schema_version() == 5
     await store.open()  # a second start (another replica) applies nothing twice
-    assert await store.schema_version() == 4
+    assert await store.schema_version() == 5
     assert await store.ping()
 
 
@@ -210,7 +210,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CALLASSIST_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CALLASSIST_UI_DB_URL", raising=False)
     assert await asyncio.to_thread(main, ["migrate"]) == 0
-    assert "schema version 4" in capsys.readouterr().out
+    assert "schema version 5" in capsys.readouterr().out
     assert (tmp_path / "qa.sqlite3").exists()
     try:
         await (await asyncpg.connect(PG_URL, timeout=5)).close()
@@ -221,8 +221,37 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     try:
         assert await asyncio.to_thread(main, ["migrate", "--db-url", PG_URL]) == 0
         out = capsys.readouterr().out
-        assert f"schema={schema}" in out and "schema version 4" in out
+        assert f"schema={schema}" in out and "schema version 5" in out
     finally:
         conn = await asyncpg.connect(PG_URL)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
+
+
+async def test_kb_feedback_is_one_row_per_user_and_suggestion_and_feeds_the_report(store):
+    from assist_ui.kb_report import kb_report
+
+    await store.put_call(summary("call-f1", language="zh"))
+    await store.put_call(summary("call-f2", language="zh"))
+    await store.put_call(summary("call-f3", language="en"))
+    base = {"kind": "kb", "intent": "refund", "title": "理财产品退款政策", "kb_version": "kb1", "user_role": "agent"}
+    await store.put_feedback({**base, "call_id": "call-f1", "suggestion_id": "call-f1:kb:refund", "user_id": "agent-1",
+                              "useful": True, "at": T0})
+    await store.put_feedback({**base, "call_id": "call-f1", "suggestion_id": "call-f1:kb:refund", "user_id": "agent-1",
+                              "useful": True, "at": T0 + 1})  # the same click again: still one row
+    await store.put_feedback({**base, "call_id": "call-f2", "suggestion_id": "call-f2:kb:refund", "user_id": "agent-1",
+                              "useful": True, "at": T0 + 2})
+    await store.put_feedback({**base, "call_id": "call-f2", "suggestion_id": "call-f2:kb:refund", "user_id": "agent-1",
+                              "useful": False, "at": T0 + 3})  # changed their mind: replaces
+    rows = await store.feedback_of("call-f1")
+    assert len(rows) == 1 and rows[0]["useful"] == 1 and rows[0]["at"] == T0 + 1 and rows[0]["intent"] == "refund"
+    assert [r["useful"] for r in await store.feedback_of("call-f2")] == [0]
+
+    report = {(r["kind"], r["intent"]): r for r in await kb_report(store)}
+    refund = report[("kb", "refund")]
+    assert (refund["suggested"], refund["useful"], refund["not_useful"], refund["rated"]) == (2, 1, 1, 2)
+    assert refund["hit_rate"] == 0.5 and refund["useful_share"] == 0.5 and refund["title"] == "理财产品退款政策"
+    dispute = report[("kb", "billing_dispute")]
+    assert (dispute["suggested"], dispute["rated"], dispute["hit_rate"]) == (1, 0, 0.0)
+    assert dispute["useful_share"] is None
+    assert report[("strategy", "upset")]["suggested"] == 2

@@ -440,7 +440,8 @@
         dataset: { suggestion: s.suggestion_id }, title: t('copy'), onclick: () => btn.click(),
       }, el('div', { className: 'sugg-head' }, el('strong', {}, s.title), btn),
       el('p', { className: 'sugg-text' }, s.text),
-      s.evidence ? el('q', { className: 'evidence muted' }, s.evidence) : null, whyDetails(s.why)));
+      s.evidence ? el('q', { className: 'evidence muted' }, s.evidence) : null, whyDetails(s.why),
+      KB.feedbackButtons(view.meta.call_id, s)));
     });
   }
 
@@ -463,6 +464,7 @@
     if (active) act({ op: 'whisper', call_id: active, help: true });
   });
 
+  KB.initSearch(document.getElementById('kbsearch'));
   CA.onLang(() => { rebuild = true; schedule(); });
   const sock = new CA.LiveSocket(onMessage, CA.connStatus);
   if (watchId) sock.resubscribe.push({ op: 'watch', call_id: watchId });

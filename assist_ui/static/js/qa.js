@@ -11,6 +11,7 @@
     document.getElementById('filters').hidden = true; document.getElementById('calls').hidden = true;
     return;
   }
+  KB.initReport(document.getElementById('kbreport'));
   const form = document.getElementById('filters');
   const FIELDS = ['q', 'agent', 'language', 'rule', 'severity', 'from', 'to', 'reviewed', 'sort'];
   let offset = Number(new URLSearchParams(location.search).get('offset')) || 0;
