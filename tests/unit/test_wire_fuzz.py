@@ -221,3 +221,44 @@ def test_asr_worker_handlers_never_raise_on_malformed_input(audio: bytes, event:
         decode(TOPIC_RECORDS["events"], event)
     except RecordDecodeError:
         asyncio.run(worker._on_event(TopicPartition("calls.events", 0), _Rec(event)))
+
+
+class _OneBatchConsumer:
+    """The recording sink's view of aiokafka's consumer in this unit test: hands out one batch
+    (as ``getmany`` does) and counts commits, so the test sees whether the sink moved past it."""
+
+    def __init__(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        self.batches, self.commits = batches, 0
+
+    async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Any]]:
+        batches, self.batches = self.batches, {}
+        return batches
+
+    async def commit(self) -> None:
+        self.commits += 1
+
+
+@FUZZ
+@given(audio=frames(), event=payloads(TOPIC_RECORDS["events"]))
+def test_recording_sink_skips_counts_and_commits_past_malformed_records(audio: bytes, event: Any) -> None:
+    import tempfile
+
+    from pipeline.recordings.settings import RecordingSettings
+    from pipeline.recordings.worker import RecordingSink
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = RecordingSink(RecordingSettings(broker_url="127.0.0.1:9", data_dir=tmp, recordings_fsync=False))
+        bad = {}
+        for topic, value, cls in (("calls.audio", audio, AudioFrame), ("calls.events", event, TOPIC_RECORDS["events"])):
+            try:
+                AudioFrame.from_bytes(value) if cls is AudioFrame else decode(cls, value)
+                bad[topic] = 0
+            except RecordDecodeError:
+                bad[topic] = 1
+        sink._consumer = _OneBatchConsumer({  # type: ignore[assignment]
+            TopicPartition("calls.audio", 0): [_Rec(audio)], TopicPartition("calls.events", 0): [_Rec(event)]})
+        asyncio.run(sink.step(timeout_ms=0))  # nothing may come out of it
+        assert sink._consumer.commits == 1  # type: ignore[attr-defined]  # committed past the batch
+        for topic, n in bad.items():
+            assert sink.metrics.malformed.labels(topic)._value.get() == n
+        sink._executor.shutdown(wait=True)
