@@ -21,7 +21,7 @@ from assist_ui.server import UiServer
 from assist_ui.settings import UiSettings
 from assist_ui.sink import QaSink, consume_qa_calls
 from assist_ui.store import QaStore, make_store
-from streams.lag import stop as stop_sampler
+from streams.platform.lag import stop as stop_sampler
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class UiApp:
         await self.store.open()
         log.info("QA store %r at schema version %d", self.store, await self.store.schema_version())
         if self.settings.create_topics and (self.settings.ui_bridge_enabled or self.settings.ui_sink_enabled):
-            from streams.kafka_clients import ensure_topics
+            from streams.platform.kafka_clients import ensure_topics
 
             await ensure_topics(self.settings, [*topic_kinds(self.settings), self.settings.topic_qa_calls])
         await self.server.start()
@@ -82,7 +82,7 @@ class UiApp:
             self._tasks.append(self._supervise("qa sink", lambda: consume_qa_calls(
                 self.settings, self.sink, self.stop_event, self.sink_ready, self.consumers), self.sink_ready))
         self._lag_task = asyncio.create_task(self.metrics.lag.run(self._sample_lag), name="ui-lag")
-        from streams.observability import serve_metrics
+        from streams.platform.observability import serve_metrics
 
         self._metrics_server = serve_metrics(
             self.metrics.registry, self.settings.metrics_host, self.settings.metrics_port, lambda: self._ready

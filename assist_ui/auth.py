@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams import log_scrub
+from streams.platform import log_scrub
 
 ROLES = ("agent", "qa", "supervisor")
 
@@ -174,5 +174,5 @@ def bearer_token(header: str | None) -> str | None:
 
 
 # -- log scrubbing ------------------------------------------------------------
-# one filter for every process: streams.log_scrub (frames never logged, escaped keys, cut values)
+# one filter for every process: streams.platform.log_scrub (frames never logged, escaped keys, cut values)
 scrub = log_scrub.scrub

@@ -29,9 +29,9 @@ from websockets.asyncio.client import connect
 from assist_ui.app import UiApp
 from assist_ui.samples import floor_calls
 from assist_ui.settings import UiSettings
-from streams.broker import EmbeddedBroker
-from streams.kafka_clients import make_producer, start_client
-from streams.records import Alert, EmotionState, TranscriptSegment
+from streams.contract.records import Alert, EmotionState, TranscriptSegment
+from streams.platform.broker import EmbeddedBroker
+from streams.platform.kafka_clients import make_producer, start_client
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -80,7 +80,7 @@ async def _sample(settings: UiSettings, args: argparse.Namespace) -> int:
     import uuid
 
     from assist_ui.samples import sample_call
-    from streams.kafka_clients import ensure_topics, make_producer, start_client
+    from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
     if args.speed < 0:
         raise ValueError("--speed must be 0 (as fast as possible) or more")

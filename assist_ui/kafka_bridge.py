@@ -25,7 +25,7 @@ from assist_ui.fanout import Hub
 from assist_ui.live_state import LiveRecordError, LiveState
 from assist_ui.metrics import RecordTiming, UiMetrics
 from assist_ui.settings import UiSettings
-from streams.records import (
+from streams.contract.records import (
     Alert,
     CallEvent,
     EmotionState,
@@ -177,7 +177,7 @@ async def consume_live(
     """
     from aiokafka.structs import TopicPartition
 
-    from streams.kafka_clients import make_consumer, start_client
+    from streams.platform.kafka_clients import make_consumer, start_client
 
     kinds = topic_kinds(settings)
     consumer = make_consumer(settings, None, enable_auto_commit=False)

@@ -7,7 +7,7 @@ HTTP API (same bearer-token auth as the rest of ``/api``)::
                                                     whoever may see the call: stored in the QA store
     GET  /api/kb/report                             QA and supervisors: suggestions by hit rate and feedback
 
-The KB is loaded exactly as the streams worker loads it (``streams.assist.kb_source`` on
+The KB is loaded exactly as the streams worker loads it (``streams.assist.assistant.kb_source`` on
 ``CALLASSIST_STREAMS_KB_PATH``) and reloaded when the file changes.  Loading, reloading and
 scoring are CPU work, so they run in a worker thread, never on the event loop.
 """
@@ -24,10 +24,10 @@ from assist_ui.fanout import Hub
 from assist_ui.kb_report import kb_report
 from assist_ui.live_state import LiveState
 from assist_ui.store import QaStore
-from streams.assist import kb_source
 from streams.kb.index import KBIndex
 from streams.kb.search import MAX_QUERY_CHARS, agent_search
-from streams.kb.versioned import FileFormatError, ReloadingFile
+from streams.kb.source import kb_source
+from streams.matching.versioned import FileFormatError, ReloadingFile
 
 log = logging.getLogger(__name__)
 

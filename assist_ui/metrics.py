@@ -1,7 +1,7 @@
 """Prometheus metrics of ``callassist ui`` (injected registry; bounded labels, never call_id).
 
 The shared series follow docs/metrics.md (the catalogue the dashboard and alerts query) and
-are built by :mod:`streams.metrics_catalogue`; ``callassist_ui_*`` series add the server's
+are built by :mod:`streams.platform.metrics_catalogue`; ``callassist_ui_*`` series add the server's
 own detail.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from streams import metrics_catalogue as cat
-from streams.lag import ConsumerLag
-from streams.observability import malformed_counter
+from streams.platform import metrics_catalogue as cat
+from streams.platform.lag import ConsumerLag
+from streams.platform.observability import malformed_counter
 
 COMPONENT = "ui"
 

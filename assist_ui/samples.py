@@ -11,13 +11,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from streams.records import Alert, CallEvent, CallSummary, EmotionState, Suggestion, TranscriptSegment
+from streams.contract.records import (
+    Alert,
+    CallEvent,
+    CallSummary,
+    EmotionState,
+    Suggestion,
+    TranscriptSegment,
+)
 
 
 @dataclass(frozen=True)
 class Step:
     at: float  # seconds after the call start
-    topic: str  # a key of streams.records.TOPIC_RECORDS
+    topic: str  # a key of streams.contract.records.TOPIC_RECORDS
     record: Any
 
 

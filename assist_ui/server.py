@@ -44,8 +44,8 @@ from assist_ui.metrics import UiMetrics
 from assist_ui.playback import recording_store
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
-from streams import log_scrub
-from streams.ws_guard import BodyRefusingConnection
+from streams.platform import log_scrub
+from streams.platform.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
 

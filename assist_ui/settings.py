@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from streams.app_settings import DATA_DIR as STREAMS_DATA_DIR
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
+from streams.platform.stream_settings import DATA_DIR as STREAMS_DATA_DIR
 
 #: the demo users shipped with the package (tokens documented in docs/ui.md); never for production
 DEMO_USERS_FILE = Path(__file__).with_name("demo_users.json")

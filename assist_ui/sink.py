@@ -27,7 +27,7 @@ import asyncpg
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
 from assist_ui.store.base import QaStore
-from streams.records import CallSummary, RecordDecodeError, decode
+from streams.contract.records import CallSummary, RecordDecodeError, decode
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def consume_qa_calls(
     consumers: dict[str, Any] | None = None,
 ) -> None:
     """Run the sink on ``qa.calls`` (consumer group ``ui_sink_group``) until ``stop`` is set."""
-    from streams.kafka_clients import make_consumer, start_client
+    from streams.platform.kafka_clients import make_consumer, start_client
 
     consumer = make_consumer(settings, settings.ui_sink_group, settings.topic_qa_calls)
     await start_client(consumer, settings)

@@ -3,7 +3,7 @@
     python -m assist_ui.summary_eval [DIR] [--split dev|heldout] [--show]
 
 Each dialogue is replayed through the same knowledge base and rules as the live processors
-(``streams.check``), the summary is built from the result exactly as for a stored call, and
+(``streams.assist.check``), the summary is built from the result exactly as for a stored call, and
 its reason for calling is compared with the annotation: the dialogue's first customer
 ``gold_intent`` other than "none" (a call with no such line must get no intent). Commitments,
 outcome and the emotion arc have no annotation in this set and are not scored here.
@@ -20,8 +20,10 @@ from typing import Any
 import yaml
 
 from assist_ui.call_summary import call_intent_gold, summarise
-from streams.assist import DEFAULT_KB, DEFAULT_RULES, Assistant
-from streams.check import read_transcript, run_items
+from streams.assist.assistant import Assistant
+from streams.assist.check import read_transcript, run_items
+from streams.compliance.source import DEFAULT_RULES
+from streams.kb.source import DEFAULT_KB
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "dialogues"
 

@@ -34,7 +34,7 @@ from models.emotion import features as F  # noqa: E402
 from models.emotion.model import EmotionModel  # noqa: E402
 from pipeline.audio import pcm16_to_mulaw  # noqa: E402
 from pipeline.emotion.engine import EmotionEngine  # noqa: E402
-from streams.records import AudioFrame  # noqa: E402
+from streams.contract.records import AudioFrame  # noqa: E402
 
 CALLS = REPO.parent / "shared" / "data" / "calls"
 
@@ -130,9 +130,9 @@ async def bench_kafka(model_dir: Path, channels: dict[str, np.ndarray], sr: int,
 
     from pipeline.emotion.settings import EmotionSettings
     from pipeline.emotion.worker import EmotionWorker
-    from streams.broker import EmbeddedBroker
-    from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-    from streams.records import CallEvent
+    from streams.contract.records import CallEvent
+    from streams.platform.broker import EmbeddedBroker
+    from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
     with EmbeddedBroker() as broker:
         sfx = uuid.uuid4().hex[:6]

@@ -33,9 +33,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streams.assist import Assistant  # noqa: E402
-from streams.callstate import CallState  # noqa: E402
-from streams.check import evaluate_dir, read_transcript  # noqa: E402
+from streams.assist.assistant import Assistant  # noqa: E402
+from streams.assist.callstate import CallState  # noqa: E402
+from streams.assist.check import evaluate_dir, read_transcript  # noqa: E402
 
 DIALOGUES = REPO / "tests" / "data" / "dialogues"
 
@@ -113,9 +113,9 @@ def _metric_total(url: str) -> float:
 
 
 def cmd_broker(args: argparse.Namespace) -> dict[str, Any]:
-    from streams.app_settings import StreamsSettings
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.kafka_clients import ensure_topics
+    from streams.platform.broker import EmbeddedBroker, free_port
+    from streams.platform.kafka_clients import ensure_topics
+    from streams.platform.stream_settings import StreamsSettings
 
     broker = EmbeddedBroker()
     broker.start()
@@ -149,8 +149,8 @@ def cmd_broker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _broker_bench(args: argparse.Namespace, s: Any, proc: subprocess.Popen, log_path: Path) -> dict[str, Any]:
-    from streams.kafka_clients import make_consumer, make_producer, start_client
-    from streams.records import Alert, TranscriptSegment, decode
+    from streams.contract.records import Alert, TranscriptSegment, decode
+    from streams.platform.kafka_clients import make_consumer, make_producer, start_client
 
     producer = make_producer(s, linger_ms=0)
     consumer = make_consumer(s, None, s.topic_alerts)

@@ -40,8 +40,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.bench_listen import KafkaTap, UiTap
 from pipeline.bench_stats import LevelResult, levels_json, parse_levels, render, summarise
 from pipeline.demo import SAMPLE_CALL, Demo, DemoSettings
-from streams.broker import free_port
-from streams.settings import CommonSettings
+from streams.platform.broker import free_port
+from streams.platform.settings import CommonSettings
 
 #: docs/ui.md: the demo agent whose panel the bench watches (demo users only)
 AGENT_ID, AGENT_TOKEN = "agent-1", "demo-agent-1-token"
@@ -208,8 +208,8 @@ class Bench:
     async def probe(self, call_id: str) -> None:
         """The alert probe: a call of agent-1 whose finals (real flagged lines) go straight to
         calls.transcripts, spread over the level; alerts come back through streams and the UI."""
-        from streams.kafka_clients import make_producer, start_client
-        from streams.records import CallEvent, TranscriptSegment
+        from streams.contract.records import CallEvent, TranscriptSegment
+        from streams.platform.kafka_clients import make_producer, start_client
 
         producer = make_producer(self.common, linger_ms=0)
         await start_client(producer, self.common)

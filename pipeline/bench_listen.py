@@ -31,9 +31,9 @@ from pipeline.bench_stats import (
     phrase_observations,
     word_observations,
 )
-from streams.kafka_clients import make_consumer, start_client
-from streams.records import Alert, RecordDecodeError, Suggestion, TranscriptSegment, decode
-from streams.settings import CommonSettings
+from streams.contract.records import Alert, RecordDecodeError, Suggestion, TranscriptSegment, decode
+from streams.platform.kafka_clients import make_consumer, start_client
+from streams.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

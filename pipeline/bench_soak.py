@@ -5,8 +5,8 @@ three components, fed with real material, on a simulated clock:
 
 - ingest: :class:`~pipeline.ingest.protocol.IngestSession` (protocol + framer) fed the real
   sample call's audio (``pipeline/samples``, 8 kHz µ-law), looped;
-- streams: :class:`~streams.assist.Assistant` with the bundled KB and rules and the per-call
-  :class:`~streams.callstate.CallState`; the worker round-trips the state through its Faust
+- streams: :class:`~streams.assist.assistant.Assistant` with the bundled KB and rules and the per-call
+  :class:`~streams.assist.callstate.CallState`; the worker round-trips the state through its Faust
   table after every record, this run once per simulated hour (and times one round trip of the
   largest state at the end, untraced: what every record of a call that long costs the worker);
 - ui: :class:`~assist_ui.live_state.LiveState` (partials, finals, alerts, suggestions, emotion).
@@ -133,7 +133,7 @@ class Soak:
                  remember_calls: int = 100_000) -> None:
         from assist_ui.live_state import LiveState
         from pipeline.ingest.protocol import CallRegistry
-        from streams.assist import Assistant
+        from streams.assist.assistant import Assistant
 
         self.assistant = Assistant.from_files()
         self.registry = CallRegistry(remember=remember_calls)
@@ -149,7 +149,7 @@ class Soak:
 
     # -- components ------------------------------------------------------------------------
     def _state(self, call: _Call) -> Any:
-        from streams.callstate import CallState
+        from streams.assist.callstate import CallState
 
         if call.call_id not in self.states:
             self.states[call.call_id] = CallState(call.call_id)
@@ -164,14 +164,14 @@ class Soak:
 
     def streams_segment(self, call: _Call, sid: str, channel: str, start: float, end: float, text: str,
                         lang: str) -> None:
-        from streams.callstate import Segment
+        from streams.assist.callstate import Segment
 
         st = self._state(call)
         out = self.assistant.on_segment(st, Segment(sid, channel, start, end, text, lang, [], self.now))
         self._publish(call, out)
 
     def streams_emotion(self, call: _Call, window_id: str, start: float, arousal: float) -> None:
-        from streams.callstate import EmotionPoint
+        from streams.assist.callstate import EmotionPoint
 
         st = self._state(call)
         point = EmotionPoint(window_id, "customer", start, start + 2.0, "angry" if arousal > 0.5 else "neutral",
@@ -222,7 +222,7 @@ class Soak:
         return [(ch, text, "en") for ch, text in self.turns]
 
     def point(self, hour: float) -> SoakPoint:
-        from streams.callstate import CallState
+        from streams.assist.callstate import CallState
 
         # the table round trip, as the worker does it per record: state -> dict -> JSON -> state
         sizes: list[int] = []
@@ -245,7 +245,7 @@ class Soak:
 
     def round_trip_ms(self) -> float:
         """One table round trip of the largest call state (call it untraced)."""
-        from streams.callstate import CallState
+        from streams.assist.callstate import CallState
 
         if not self.states:
             return float("nan")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pipeline.demo", "run everything on the embedded defaults and replay the sample call"),
-    "broker": ("streams.broker_cli", "start the embedded Kafka-protocol broker (Tansu) and print its URL"),
+    "broker": ("streams.platform.broker_cli", "start the embedded Kafka-protocol broker (Tansu) and print its URL"),
     "ingest": ("pipeline.ingest.cli", "call audio gateway (websocket) and file replay into Kafka"),
     "asr": ("pipeline.asr.cli", "streaming transcription worker; `asr transcribe FILE...` offline"),
     "emotion": ("pipeline.emotion.cli", "prosody emotion worker; `emotion score|evaluate` offline"),
@@ -43,7 +43,7 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from streams.log_scrub import install_on_handlers
+    from streams.platform.log_scrub import install_on_handlers
 
     install_on_handlers()  # no secret reaches the log from any logger (#18)
     # aiokafka logs every reconnect attempt at ERROR; our own messages say what matters.
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name = COMMANDS[name][0]
     if rest and (name, rest[0]) in ROUTED:
         module_name, rest = ROUTED[(name, rest[0])], rest[1:]
-    from streams.settings import CommonSettings
+    from streams.platform.settings import CommonSettings
 
     setup_logging(CommonSettings().log_level)
     try:
@@ -74,9 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"callassist: the {name!r} component is not part of this build", file=sys.stderr)
             return 2
         raise
-    from streams.broker import BrokerError
-    from streams.kafka_clients import BrokerUnavailable
-    from streams.settings import BrokerNotConfigured
+    from streams.platform.broker import BrokerError
+    from streams.platform.kafka_clients import BrokerUnavailable
+    from streams.platform.settings import BrokerNotConfigured
 
     try:
         return int(module.main(rest) or 0)

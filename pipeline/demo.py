@@ -24,10 +24,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from streams.broker import EmbeddedBroker, die_with_parent, free_port
-from streams.kafka_broker import KafkaCluster
-from streams.kafka_clients import ensure_topics
-from streams.settings import CommonSettings
+from streams.platform.broker import EmbeddedBroker, die_with_parent, free_port
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.kafka_clients import ensure_topics
+from streams.platform.settings import CommonSettings
 
 log = logging.getLogger("callassist.demo")
 

@@ -15,12 +15,14 @@ import json
 import logging
 import sys
 
-from streams.kb.versioned import FileFormatError
+from streams.matching.versioned import FileFormatError
 
 
 def _check(args: argparse.Namespace) -> int:
-    from streams.assist import DEFAULT_KB, DEFAULT_RULES, Assistant
-    from streams.check import check_file
+    from streams.assist.assistant import Assistant
+    from streams.assist.check import check_file
+    from streams.compliance.source import DEFAULT_RULES
+    from streams.kb.source import DEFAULT_KB
 
     try:
         assistant = Assistant.from_files(args.kb or DEFAULT_KB, args.rules or DEFAULT_RULES)
@@ -58,11 +60,11 @@ def _kb_eval(args: argparse.Namespace) -> int:
 
 
 def _kb_search(args: argparse.Namespace) -> int:
-    from streams.assist import DEFAULT_KB
-    from streams.kb import text
     from streams.kb.index import KBIndex
     from streams.kb.model import load_kb
     from streams.kb.search import agent_search
+    from streams.kb.source import DEFAULT_KB
+    from streams.matching import text
 
     try:
         text.load()
@@ -76,7 +78,7 @@ def _kb_search(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.agents import run_worker
+    from streams.worker.agents import run_worker
 
     return run_worker()
 
@@ -108,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return _kb_search(args)
     if args.cmd == "kb-eval":
         if args.threshold is None:
-            from streams.assist import DEFAULT_KB
             from streams.kb.model import load_kb
+            from streams.kb.source import DEFAULT_KB
 
             args.threshold = load_kb(DEFAULT_KB).settings.min_score
         return _kb_eval(args)

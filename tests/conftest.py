@@ -7,7 +7,7 @@ Tiers (exactly one marker per test, enforced at collection):
 
 Brokers: tests run on the embedded Tansu broker; a test (or module) marked ``both_brokers``
 runs twice, on Tansu and on Apache Kafka 4.x (KRaft, one node, jars from ``make kafka``), with
-the Tansu workarounds (streams.embedded_quirks) on only for Tansu.
+the Tansu workarounds (streams.platform.embedded_quirks) on only for Tansu.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.kafka_broker import KafkaCluster
-from streams.settings import CommonSettings
+from streams.platform.broker import EmbeddedBroker
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.settings import CommonSettings
 
 TIERS = ("unit", "integration", "e2e")
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Text normalisation of transcripts (pure functions), shared with rule/KB matching.
 
 One convention, applied the same way to transcripts (here), to compliance/KB matching
-(:func:`streams.kb.text.normalize` calls :func:`to_simplified` and :func:`spoken_digits_to_ascii`)
+(:func:`streams.matching.text.normalize` calls :func:`to_simplified` and :func:`spoken_digits_to_ascii`)
 and, for PII redaction, to the text it scans (it sees these transcripts):
 
 - **Simplified characters**: Whisper often writes Mandarin in Traditional (43% CER on one real

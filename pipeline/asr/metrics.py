@@ -1,6 +1,6 @@
 """Prometheus metrics of the ASR worker (docs/metrics.md; injectable registry; no per-call labels).
 
-Catalogue series come from :mod:`streams.metrics_catalogue` (names and buckets shared with
+Catalogue series come from :mod:`streams.platform.metrics_catalogue` (names and buckets shared with
 the dashboard and alert rules); ``callassist_asr_*`` series are this component's own.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streams import metrics_catalogue as cat
-from streams.observability import malformed_counter
+from streams.platform import metrics_catalogue as cat
+from streams.platform.observability import malformed_counter
 
 COMPONENT = "asr"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from streams.app_settings import DATA_DIR
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
+from streams.platform.stream_settings import DATA_DIR
 
 DEFAULT_VOCAB = DATA_DIR / "vocab" / "insurance_banking.yaml"
 
@@ -147,7 +147,7 @@ class AsrSettings(CommonSettings):
     def domain_bias(self):
         """The engine's :class:`~pipeline.asr.bias.DomainBias`, or None when no vocabulary is set.
 
-        Raises :class:`streams.kb.versioned.FileFormatError` for a broken file (fail at start)."""
+        Raises :class:`streams.matching.versioned.FileFormatError` for a broken file (fail at start)."""
         from pipeline.asr.bias import DomainBias
         from pipeline.asr.vocab import VocabularySource
 

@@ -9,7 +9,7 @@ Sources, in priority order (earlier terms win when the prompt has to be cut):
    never said; the compliance matcher already matches their homophones itself.
 
 :class:`VocabularySource` reloads all of them when any file changes, like the KB
-(:class:`streams.kb.versioned.ReloadingFile`: a broken edit keeps the previous version).
+(:class:`streams.matching.versioned.ReloadingFile`: a broken edit keeps the previous version).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.kb.versioned import FileFormatError, ReloadingFile, content_version, read_yaml
+from streams.matching.versioned import FileFormatError, ReloadingFile, content_version, read_yaml
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ from pipeline.asr.stream import SegmentOut, StreamFinished
 from pipeline.asr.transcriber import Transcriber
 from pipeline.asr.worker_checkpoints import END_GRACE_S, CheckpointMixin
 from pipeline.audio import decode_payload
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.lag import ConsumerLag
-from streams.lag import stop as lag_stop
-from streams.records import AudioFrame, CallEvent, RecordDecodeError, TranscriptSegment, Word, decode
+from streams.contract.records import AudioFrame, CallEvent, RecordDecodeError, TranscriptSegment, Word, decode
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.lag import ConsumerLag
+from streams.platform.lag import stop as lag_stop
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ async def run_worker(settings: AsrSettings) -> int:
     from prometheus_client import CollectorRegistry
 
     from pipeline.asr.cli import _load
-    from streams.observability import serve_metrics
+    from streams.platform.observability import serve_metrics
 
     settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
     registry = CollectorRegistry()

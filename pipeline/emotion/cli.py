@@ -111,7 +111,7 @@ async def serve(settings: EmotionSettings) -> int:
     from prometheus_client import CollectorRegistry
 
     from pipeline.emotion.worker import EmotionWorker
-    from streams.observability import serve_metrics
+    from streams.platform.observability import serve_metrics
 
     registry = CollectorRegistry()
     worker = EmotionWorker(settings, registry)

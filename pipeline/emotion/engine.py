@@ -24,7 +24,7 @@ from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import StreamResampler, decode_payload
 from pipeline.emotion.tracker import AgentHints, HintConfig, StateConfig, StateTracker, Window, Windower
 from pipeline.emotion.turns import CallTurns, TurnConfig
-from streams.records import AudioFrame, EmotionReading
+from streams.contract.records import AudioFrame, EmotionReading
 
 log = logging.getLogger(__name__)
 

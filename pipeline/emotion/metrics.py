@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streams.observability import malformed_counter
+from streams.platform.observability import malformed_counter
 
 
 class EmotionMetrics:

@@ -24,7 +24,7 @@ from models.emotion.evaluation import speaker_normalised
 from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import float_to_pcm16_bytes
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
-from streams.records import AudioFrame, EmotionReading
+from streams.contract.records import AudioFrame, EmotionReading
 
 FRAME_S = 0.2  # the ingest default frame duration
 STEREO_CHANNELS = ("agent", "customer")  # left = agent, right = customer (as `ingest replay`)

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from models.emotion.model import MODEL_DIR
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
 
 class EmotionSettings(CommonSettings):

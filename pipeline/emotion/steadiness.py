@@ -16,7 +16,7 @@ import numpy as np
 from models.emotion.model import EmotionModel
 from pipeline.emotion.engine import EmotionEngine
 from pipeline.emotion.offline import frames_of, read_channels
-from streams.records import EmotionReading
+from streams.contract.records import EmotionReading
 
 
 @dataclass

@@ -26,8 +26,8 @@ from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from pipeline.emotion.metrics import EmotionMetrics
 from pipeline.emotion.settings import EmotionSettings
 from pipeline.emotion.tracker import StateConfig
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.records import AudioFrame, CallEvent, EmotionReading, RecordDecodeError, decode
+from streams.contract.records import AudioFrame, CallEvent, EmotionReading, RecordDecodeError, decode
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 log = logging.getLogger(__name__)
 

@@ -94,7 +94,7 @@ async def serve(settings: IngestSettings) -> int:
     from prometheus_client import CollectorRegistry
 
     from pipeline.ingest.service import IngestService
-    from streams.observability import serve_metrics
+    from streams.platform.observability import serve_metrics
 
     registry = CollectorRegistry()
     service = IngestService(settings, registry)

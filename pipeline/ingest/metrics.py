@@ -11,7 +11,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streams import metrics_catalogue as cat
+from streams.platform import metrics_catalogue as cat
 
 COMPONENT = "ingest"
 LATENCY_BUCKETS = cat.LATENCY_BUCKETS

@@ -34,9 +34,9 @@ from pipeline.ingest.protocol import (
     token_ok,
 )
 from pipeline.ingest.settings import IngestSettings
-from streams import log_scrub
-from streams.records import AudioFrame, CallEvent
-from streams.ws_guard import BodyRefusingConnection
+from streams.contract.records import AudioFrame, CallEvent
+from streams.platform import log_scrub
+from streams.platform.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
 # websockets logs the handshake (Authorization, ?token=) and frames at DEBUG: scrub every line

@@ -18,7 +18,7 @@ from pipeline.ingest.protocol import CallRegistry
 from pipeline.ingest.server import IngestGateway, check_auth_config
 from pipeline.ingest.settings import IngestSettings
 from pipeline.ingest.sink import KafkaSink
-from streams.kafka_clients import ensure_topics, make_producer, start_client
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
 
 class IngestSettings(CommonSettings):

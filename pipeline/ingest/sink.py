@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pipeline.ingest.metrics import IngestMetrics, RateLimitedLog
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -20,9 +20,9 @@ from prometheus_client import CollectorRegistry
 from pipeline.audio import pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
 from pipeline.recordings.worker import RecordingSink
-from streams.broker import EmbeddedBroker
-from streams.kafka_clients import ensure_topics, make_producer, start_client
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
+from streams.platform.broker import EmbeddedBroker
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
 FRAME = 1600  # 200 ms at 8 kHz
 

@@ -34,7 +34,7 @@ async def serve(settings: RecordingSettings) -> int:
     from prometheus_client import CollectorRegistry
 
     from pipeline.recordings.worker import RecordingSink
-    from streams.observability import serve_metrics
+    from streams.platform.observability import serve_metrics
 
     registry = CollectorRegistry()
     sink = RecordingSink(settings, registry)

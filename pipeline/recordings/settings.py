@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from pipeline.recordings.store import RecordingStore, make_store
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
 
 class RecordingSettings(CommonSettings):

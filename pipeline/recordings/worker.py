@@ -27,9 +27,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pipeline.recordings import spool
 from pipeline.recordings.settings import RecordingSettings
 from pipeline.recordings.store import CHANNELS, call_dir_name
-from streams.kafka_clients import ensure_topics, make_consumer, start_client
-from streams.observability import malformed_counter
-from streams.records import AudioFrame, CallEvent, RecordDecodeError, decode
+from streams.contract.records import AudioFrame, CallEvent, RecordDecodeError, decode
+from streams.platform.kafka_clients import ensure_topics, make_consumer, start_client
+from streams.platform.observability import malformed_counter
 
 log = logging.getLogger(__name__)
 _HOUSEKEEPING_S = 1.0

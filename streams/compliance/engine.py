@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from streams.callstate import CallState, Segment
-from streams.compliance.matcher import Match, PhraseMatcher, PhraseSpec, overlaps
-from streams.compliance.meaning import negated_before
+from streams.assist.callstate import CallState, Segment
 from streams.compliance.rules import Rule, RuleSet
-from streams.kb.text import NormText, normalize
+from streams.matching.meaning import negated_before
+from streams.matching.phrases import Match, PhraseMatcher, PhraseSpec, overlaps
+from streams.matching.text import NormText, normalize
 
 EVIDENCE_MAX_CHARS = 240
 

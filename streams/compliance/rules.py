@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from streams.kb.versioned import FileFormatError, content_version, read_yaml
+from streams.matching.versioned import FileFormatError, content_version, read_yaml
 
 SEVERITIES = ("low", "medium", "high", "critical")
 Channel = Literal["agent", "customer", "any"]

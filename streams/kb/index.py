@@ -27,10 +27,10 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 
-from streams.compliance.matcher import PhraseMatcher, PhraseSpec
 from streams.kb import calibration
 from streams.kb.model import Entry, KnowledgeBase
-from streams.kb.text import NormText, normalize, retrieval_tokens, unique
+from streams.matching.phrases import PhraseMatcher, PhraseSpec
+from streams.matching.text import NormText, normalize, retrieval_tokens, unique
 
 CONTEXT_WEIGHT = 0.6
 QUESTION_WEIGHTS = np.array([1.0, 0.5, 0.25])

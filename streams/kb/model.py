@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from streams.kb.versioned import FileFormatError, content_version, read_yaml
-from streams.strategy import StrategyDef
+from streams.kb.strategies import StrategyDef
+from streams.matching.versioned import FileFormatError, content_version, read_yaml
 
 
 class LangList(BaseModel):

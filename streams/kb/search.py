@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.kb.index import KBIndex
-from streams.kb.text import has_cjk
+from streams.matching.text import has_cjk
 
 MAX_QUERY_CHARS = 200
 

@@ -19,7 +19,7 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, replay, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import Step, sample_call
-from streams.records import Alert, CallEvent
+from streams.contract.records import Alert, CallEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -168,7 +168,7 @@ async def test_alert_strip_acknowledge_sound_and_supervisor_messages(ui_process)
             await expect(qa.locator("#actions")).to_contain_text("先道歉，再说明退款时限")
             await qa.click("#lang")
             await expect(high.locator(".ack-state")).to_contain_text("在通话中确认")
-            # risk reasons (English sentences from streams/risk.py) are shown in the reader's language
+            # risk reasons (English sentences from streams/assist/risk.py) are shown in the reader's language
             zh = await qa.evaluate("""[CA.reasonLabel('high forbidden.x (agent) at 13s: “保证收益”'),
                 CA.reasonLabel('customer agitated in 40% of the call'), CA.reasonLabel('something new')]""")
             assert zh == ["高：forbidden.x（坐席），第 13 秒：“保证收益”", "客户在 40% 的通话时间里情绪激动", "something new"]

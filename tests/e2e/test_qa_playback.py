@@ -24,7 +24,7 @@ from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, TOKENS, _get_json, sig
 from assist_ui.samples import sample_call
 from pipeline.recordings.spool import SpooledFrame
 from pipeline.recordings.store import RecordingStore
-from streams.kafka_clients import make_producer, start_client
+from streams.platform.kafka_clients import make_producer, start_client
 
 pytestmark = pytest.mark.e2e
 CALL = "e2e-play-001"

@@ -9,7 +9,7 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, replay, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import Step, floor_calls
-from streams.records import CallEvent, EmotionState
+from streams.contract.records import CallEvent, EmotionState
 
 pytestmark = pytest.mark.e2e
 

@@ -22,9 +22,9 @@ import pytest
 
 from assist_ui.samples import Step, sample_call
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics, make_producer, start_client
-from streams.records import TranscriptSegment
+from streams.contract.records import TranscriptSegment
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, replay, sign_in, ui_process  # noqa: F401  (fixture)
 
 from assist_ui.samples import Step
-from streams.records import Alert, CallEvent, TranscriptSegment
+from streams.contract.records import Alert, CallEvent, TranscriptSegment
 
 pytestmark = pytest.mark.e2e
 

@@ -25,9 +25,9 @@ from pydantic_settings import BaseSettings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from streams.kafka_clients import make_consumer, make_producer, start_client
-from streams.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment, decode
-from streams.settings import CommonSettings
+from streams.contract.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment, decode
+from streams.platform.kafka_clients import make_consumer, make_producer, start_client
+from streams.platform.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT_TOKEN = "demo-agent-1-token"  # docs/ui.md demo users: agent-1

@@ -13,8 +13,8 @@ import sys
 
 import faust
 
-from streams.faust_app import make_app
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
+from streams.worker.faust_app import make_app
 
 
 def build(app_id: str, prefix: str) -> faust.App:

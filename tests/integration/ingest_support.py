@@ -10,9 +10,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from streams.kafka_clients import make_consumer, start_client
-from streams.records import AudioFrame, CallEvent, decode
-from streams.settings import CommonSettings
+from streams.contract.records import AudioFrame, CallEvent, decode
+from streams.platform.kafka_clients import make_consumer, start_client
+from streams.platform.settings import CommonSettings
 
 TOKEN = "test-token-0123456789"
 

@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
 
 async def _admin(settings: CommonSettings) -> AIOKafkaAdminClient:

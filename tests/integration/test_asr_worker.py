@@ -21,8 +21,8 @@ from pipeline.asr.cli import _load
 from pipeline.asr.settings import AsrSettings
 from pipeline.asr.worker import AsrWorker
 from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw, resample
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.records import AudioFrame, CallEvent, TranscriptSegment, decode
+from streams.contract.records import AudioFrame, CallEvent, TranscriptSegment, decode
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

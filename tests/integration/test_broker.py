@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import BrokerError, EmbeddedBroker, kafka_metadata_brokers, kafka_metadata_ok
-from streams.kafka_broker import KafkaCluster
-from streams.kafka_clients import BrokerUnavailable, ensure_topics, make_consumer, make_producer, start_client
-from streams.settings import CommonSettings
+from streams.platform.broker import BrokerError, EmbeddedBroker, kafka_metadata_brokers, kafka_metadata_ok
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.kafka_clients import (
+    BrokerUnavailable,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    start_client,
+)
+from streams.platform.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -101,8 +107,8 @@ def test_component_without_broker_exits_nonzero_with_message() -> None:
     env["CALLASSIST_BROKER_URL"] = "127.0.0.1:1"
     env["CALLASSIST_BROKER_CONNECT_TIMEOUT_S"] = "2"
     proc = subprocess.run(
-        [sys.executable, "-c", "import asyncio; from streams.kafka_clients import ensure_topics;"
-         "from streams.settings import CommonSettings; asyncio.run(ensure_topics(CommonSettings()))"],
+        [sys.executable, "-c", "import asyncio; from streams.platform.kafka_clients import ensure_topics;"
+         "from streams.platform.settings import CommonSettings; asyncio.run(ensure_topics(CommonSettings()))"],
         capture_output=True, text=True, env=env, timeout=30,
     )
     assert proc.returncode != 0

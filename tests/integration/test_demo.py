@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from streams.broker import free_port
+from streams.platform.broker import free_port
 
 pytestmark = pytest.mark.integration
 

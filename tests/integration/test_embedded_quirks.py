@@ -1,4 +1,4 @@
-"""The embedded-broker workarounds (streams.embedded_quirks), each shown to matter.
+"""The embedded-broker workarounds (streams.platform.embedded_quirks), each shown to matter.
 
 Every test runs against a real Tansu broker and, for the Faust cases, a real Faust worker
 started as its own process. ``quirks=False`` runs show the broker really misbehaves
@@ -20,11 +20,11 @@ import pytest
 from aiokafka.structs import TopicPartition
 from kafka_support import topic_config
 
-from streams import embedded_quirks
-from streams.broker import EmbeddedBroker
-from streams.kafka_broker import KafkaCluster
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.settings import CommonSettings
+from streams.platform import embedded_quirks
+from streams.platform.broker import EmbeddedBroker
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from models.emotion.model import SIGNALS
 from pipeline.audio import pcm16_to_mulaw
 from pipeline.emotion.settings import EmotionSettings
 from pipeline.emotion.worker import EmotionWorker
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.records import AudioFrame, CallEvent, EmotionReading, decode
+from streams.contract.records import AudioFrame, CallEvent, EmotionReading, decode
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

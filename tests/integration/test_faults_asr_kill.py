@@ -35,10 +35,10 @@ from pipeline.asr.settings import AsrSettings
 from pipeline.demo import SAMPLE_CALL
 from pipeline.ingest.replay import replay_call
 from pipeline.ingest.settings import IngestSettings
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics
-from streams.records import TranscriptSegment
-from streams.settings import CommonSettings
+from streams.contract.records import TranscriptSegment
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics
+from streams.platform.settings import CommonSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

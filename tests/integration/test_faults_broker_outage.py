@@ -33,10 +33,10 @@ from websockets.asyncio.client import connect
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.app_settings import StreamsSettings
-from streams.broker import EmbeddedBroker, free_port
-from streams.kafka_clients import ensure_topics
-from streams.records import CallEvent
+from streams.contract.records import CallEvent
+from streams.platform.broker import EmbeddedBroker, free_port
+from streams.platform.kafka_clients import ensure_topics
+from streams.platform.stream_settings import StreamsSettings
 
 pytestmark = pytest.mark.integration
 

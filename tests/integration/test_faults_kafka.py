@@ -38,12 +38,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.app_settings import StreamsSettings
-from streams.broker import free_port
-from streams.kafka_broker import KafkaCluster
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.records import AudioFrame, CallEvent
-from streams.settings import CommonSettings
+from streams.contract.records import AudioFrame, CallEvent
+from streams.platform.broker import free_port
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.settings import CommonSettings
+from streams.platform.stream_settings import StreamsSettings
 
 pytestmark = pytest.mark.integration
 

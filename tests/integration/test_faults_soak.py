@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 import assist_ui.live_state as live_state
-import streams.callstate as callstate
+import streams.assist.callstate as callstate
 from pipeline import bench_soak
 
 pytestmark = pytest.mark.integration

@@ -19,16 +19,16 @@ from typing import Any
 import pytest
 from fault_support import Bus, Proc, dialogue, seg_record, settings_env, wait_committed
 
-from streams.app_settings import StreamsSettings
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics
-from streams.records import CallEvent
+from streams.contract.records import CallEvent
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics
+from streams.platform.stream_settings import StreamsSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 # This test found two Faust hand-over bugs that lost the records produced while the worker was
-# down (in ~2 of 5 runs); streams/faust_fixes.py fixes them.  Without the fixes it fails again.
+# down (in ~2 of 5 runs); streams/worker/faust_fixes.py fixes them.  Without the fixes it fails again.
 async def test_streams_worker_killed_mid_call_recovers_its_table(
     make_settings: Callable[..., Any], tmp_path: Path
 ) -> None:

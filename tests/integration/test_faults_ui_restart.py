@@ -20,9 +20,9 @@ import pytest
 from fault_support import Bus, Panel, Proc, settings_env
 
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics
-from streams.records import Alert, CallEvent, TranscriptSegment
+from streams.contract.records import Alert, CallEvent, TranscriptSegment
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics
 
 pytestmark = pytest.mark.integration
 

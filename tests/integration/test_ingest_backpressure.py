@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.broker import EmbeddedBroker
+from streams.platform.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

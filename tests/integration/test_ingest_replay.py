@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.ingest.replay import ReplayError, replay_call
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.broker import free_port
+from streams.platform.broker import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 REPO = Path(__file__).resolve().parents[2]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from kafka_support import topic_config, topic_layout
 
-from streams.broker import EmbeddedBroker
-from streams.faust_app import IdempotentProducer, make_app
-from streams.kafka_broker import KafkaCluster
-from streams.kafka_clients import ensure_topics, make_producer, start_client
-from streams.settings import CommonSettings
+from streams.platform.broker import EmbeddedBroker
+from streams.platform.kafka_broker import KafkaCluster
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
+from streams.platform.settings import CommonSettings
+from streams.worker.faust_app import IdempotentProducer, make_app
 
 pytestmark = pytest.mark.integration
 

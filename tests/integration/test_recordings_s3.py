@@ -21,9 +21,9 @@ from pipeline.audio import pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
 from pipeline.recordings.store import S3RecordingStore
 from pipeline.recordings.worker import RecordingSink
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics, make_producer, start_client
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
 pytestmark = pytest.mark.integration
 RATE = 8000

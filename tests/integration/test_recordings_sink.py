@@ -21,8 +21,8 @@ from pipeline.audio import mulaw_to_pcm16, pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
 from pipeline.recordings.store import RecordingStore
 from pipeline.recordings.worker import RecordingSink
-from streams.kafka_clients import ensure_topics, make_producer, start_client
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
+from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 
 pytestmark = pytest.mark.integration
 

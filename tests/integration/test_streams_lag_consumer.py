@@ -8,9 +8,9 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.lag import ConsumerLag, stop
-from streams.settings import CommonSettings
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.lag import ConsumerLag, stop
+from streams.platform.settings import CommonSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

@@ -13,8 +13,8 @@ import uuid
 import pytest
 from test_streams_worker import Bus, Worker, streams_settings, worker  # noqa: F401  (fixtures)
 
-from streams.app_settings import StreamsSettings
-from streams.records import CallEvent, TranscriptSegment, Word
+from streams.contract.records import CallEvent, TranscriptSegment, Word
+from streams.platform.stream_settings import StreamsSettings
 
 pytestmark = pytest.mark.integration
 

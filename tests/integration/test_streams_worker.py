@@ -23,10 +23,7 @@ from typing import Any
 
 import pytest
 
-from streams.app_settings import StreamsSettings
-from streams.broker import free_port
-from streams.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
-from streams.records import (
+from streams.contract.records import (
     Alert,
     CallEvent,
     CallSummary,
@@ -36,6 +33,9 @@ from streams.records import (
     TranscriptSegment,
     decode,
 )
+from streams.platform.broker import free_port
+from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.stream_settings import StreamsSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

@@ -18,7 +18,7 @@ from test_ui_server import ROLES, TOKENS, Client, http, publish, ui  # noqa: F40
 from assist_ui.app import UiApp
 from assist_ui.samples import sample_call
 from assist_ui.settings import UiSettings
-from streams.assist import DEFAULT_KB
+from streams.kb.source import DEFAULT_KB
 
 pytestmark = pytest.mark.integration
 

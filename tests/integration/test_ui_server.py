@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from assist_ui.app import UiApp
 from assist_ui.samples import sample_call
 from assist_ui.settings import UiSettings
-from streams.kafka_clients import make_producer, start_client
+from streams.platform.kafka_clients import make_producer, start_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 

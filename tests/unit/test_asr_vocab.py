@@ -11,7 +11,7 @@ from pipeline.asr.bias import DomainBias
 from pipeline.asr.correction import Corrector
 from pipeline.asr.settings import DEFAULT_VOCAB, AsrSettings
 from pipeline.asr.vocab import VocabularySource, build_vocabulary, rule_terms
-from streams.kb.versioned import FileFormatError
+from streams.matching.versioned import FileFormatError
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.bench_listen import KafkaTap, UiTap
-from streams.records import Alert, Suggestion, TranscriptSegment, Word
-from streams.settings import CommonSettings
+from streams.contract.records import Alert, Suggestion, TranscriptSegment, Word
+from streams.platform.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 

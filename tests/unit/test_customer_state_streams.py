@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.assist import Assistant
-from streams.callstate import CallState, EmotionPoint, Segment
-from streams.records import EmotionState, decode
+from streams.assist.assistant import Assistant
+from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.contract.records import EmotionState, decode
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from models.emotion.corpus import load_audio
 from models.emotion.model import SIGNALS, EmotionModel
 from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
-from streams.records import AudioFrame
+from streams.contract.records import AudioFrame
 
 pytestmark = pytest.mark.unit
 

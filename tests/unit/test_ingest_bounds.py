@@ -8,7 +8,7 @@ import pytest
 from test_ingest_protocol import TOKEN, twilio_media, twilio_start
 
 from pipeline.ingest.protocol import CallRegistry, GapFill, IngestSession, Limits
-from streams.records import AudioFrame
+from streams.contract.records import AudioFrame
 
 pytestmark = pytest.mark.unit
 
@@ -98,7 +98,7 @@ def test_item9_wrong_tokens_back_off_per_address() -> None:
 
 def test_item9_an_open_call_that_sends_nothing_times_out() -> None:
     from pipeline.ingest.protocol import Close
-    from streams.records import CallEvent
+    from streams.contract.records import CallEvent
 
     s = twilio_session(Clock())
     outs = s.idle_timed_out()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.protocol import CallRegistry, Close, IngestSession, Reply
-from streams.records import AudioFrame, CallEvent, decode
+from streams.contract.records import AudioFrame, CallEvent, decode
 
 pytestmark = pytest.mark.unit
 

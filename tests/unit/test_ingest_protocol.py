@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.protocol import AudioIn, CallRegistry, Close, IngestSession, Limits, Reply
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.ingest.metrics import IngestMetrics
 from pipeline.ingest.sink import ByteBoundedQueue, KafkaSink
-from streams.records import AudioFrame, CallEvent
+from streams.contract.records import AudioFrame, CallEvent
 
 pytestmark = pytest.mark.unit
 

@@ -27,7 +27,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 

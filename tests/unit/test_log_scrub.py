@@ -13,7 +13,7 @@ from websockets.frames import Frame, Opcode
 
 from assist_ui import server as ui_server
 from pipeline.ingest import server as ingest_server
-from streams.log_scrub import SecretScrubFilter, scrub
+from streams.platform.log_scrub import SecretScrubFilter, scrub
 
 pytestmark = pytest.mark.unit
 
@@ -85,7 +85,7 @@ async def test_websocket_debug_logs_of_both_servers_hold_no_secret() -> None:
 
 
 def test_root_handlers_scrub_records_from_any_logger() -> None:
-    from streams.log_scrub import install_on_handlers
+    from streams.platform.log_scrub import install_on_handlers
 
     root = logging.getLogger("tests.scrub.root")
     stream = io.StringIO()

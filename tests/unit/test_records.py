@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from streams.records import (
+from streams.contract.records import (
     TOPIC_RECORDS,
     Alert,
     AudioFrame,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import cli
-from streams.settings import BrokerNotConfigured, CommonSettings
+from streams.platform.settings import BrokerNotConfigured, CommonSettings
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.assist import Assistant
-from streams.callstate import CallState, EmotionPoint, Segment
+from streams.assist.assistant import Assistant
+from streams.assist.callstate import CallState, EmotionPoint, Segment
 
 pytestmark = pytest.mark.unit
 

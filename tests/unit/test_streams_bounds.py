@@ -11,8 +11,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(scope="module")
 def worker():
-    from streams.agents import StreamsWorker
-    from streams.app_settings import StreamsSettings
+    from streams.platform.stream_settings import StreamsSettings
+    from streams.worker.agents import StreamsWorker
 
     w = StreamsWorker(StreamsSettings(broker_url="kafka://127.0.0.1:9", streams_max_calls=3,
                                       streams_state_retention_s=10, streams_idle_timeout_s=100))

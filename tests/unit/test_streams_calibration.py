@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from streams import cli
-from streams.assist import DEFAULT_KB
 from streams.kb import calibration
 from streams.kb.index import KBIndex
 from streams.kb.model import load_kb
+from streams.kb.source import DEFAULT_KB
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint, Segment
 
 pytestmark = pytest.mark.unit
 
@@ -62,7 +62,7 @@ def test_span_times_from_words_or_characters() -> None:
 
 
 def test_dedup_memory_is_bounded_and_still_catches_recent_duplicates(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streams.callstate as callstate
+    import streams.assist.callstate as callstate
 
     monkeypatch.setattr(callstate, "MAX_SEEN_IDS", 10)
     st = CallState("c")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.callstate import CallState, Segment, Word
+from streams.assist.callstate import CallState, Segment, Word
 from streams.compliance.engine import ComplianceEngine
 from streams.compliance.rules import parse_rules
 

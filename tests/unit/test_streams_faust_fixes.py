@@ -1,4 +1,4 @@
-"""The two Faust hand-over fixes (streams/faust_fixes.py), checked without a broker.
+"""The two Faust hand-over fixes (streams/worker/faust_fixes.py), checked without a broker.
 
 The end-to-end proof is tests/integration/test_faults_streams_restart.py (a real worker killed
 and restarted on the real broker); these pin the two properties it depends on.
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from streams.faust_app import make_app
-from streams.faust_fixes import CallassistApp, SafeResumeRecovery, SnapshotConsumer
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
+from streams.worker.faust_app import make_app
+from streams.worker.faust_fixes import CallassistApp, SafeResumeRecovery, SnapshotConsumer
 
 pytestmark = pytest.mark.unit
 
@@ -123,5 +123,5 @@ def test_the_streams_app_is_built_with_both_fixes(tmp_path: Path) -> None:
     assert type(app.tables.recovery) is SafeResumeRecovery
     assert type(app.transport).Consumer is SnapshotConsumer
     # on a real Kafka broker the idempotent producer comes on top of the fix, never instead of it
-    from streams.faust_app import IdempotentProducer
+    from streams.worker.faust_app import IdempotentProducer
     assert settings.producer_idempotence and type(app.transport).Producer is IdempotentProducer

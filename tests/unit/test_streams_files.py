@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from streams.assist import DEFAULT_KB, DEFAULT_RULES, kb_source, rules_source
 from streams.compliance.rules import load_rules
+from streams.compliance.source import DEFAULT_RULES, rules_source
 from streams.kb.model import load_kb
-from streams.kb.versioned import FileFormatError, ReloadingFile
+from streams.kb.source import DEFAULT_KB, kb_source
+from streams.matching.versioned import FileFormatError, ReloadingFile
 
 pytestmark = pytest.mark.unit
 

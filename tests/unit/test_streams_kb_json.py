@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.assist import DEFAULT_KB, kb_source
 from streams.kb.model import load_kb
-from streams.kb.versioned import FileFormatError
+from streams.kb.source import DEFAULT_KB, kb_source
+from streams.matching.versioned import FileFormatError
 
 pytestmark = pytest.mark.unit
 

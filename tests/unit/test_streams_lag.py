@@ -9,8 +9,8 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
-from streams import metrics_catalogue as cat
-from streams.lag import ConsumerLag, lag_by_topic, stop
+from streams.platform import metrics_catalogue as cat
+from streams.platform.lag import ConsumerLag, lag_by_topic, stop
 
 pytestmark = pytest.mark.unit
 

@@ -1,11 +1,11 @@
-"""Phrase matching robust to ASR errors (streams.compliance.matcher)."""
+"""Phrase matching robust to ASR errors (streams.matching.phrases)."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.compliance.matcher import PhraseMatcher, PhraseSpec
-from streams.kb.text import normalize
+from streams.matching.phrases import PhraseMatcher, PhraseSpec
+from streams.matching.text import normalize
 
 pytestmark = pytest.mark.unit
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from streams.assist import DEFAULT_RULES, Assistant
-from streams.callstate import CallState, Segment
-from streams.check import evaluate_dir
+from streams.assist.assistant import Assistant
+from streams.assist.callstate import CallState, Segment
+from streams.assist.check import evaluate_dir
 from streams.compliance.engine import ComplianceEngine
-from streams.compliance.meaning import negated_before, same_meaning
 from streams.compliance.rules import load_rules
-from streams.kb.text import normalize
+from streams.compliance.source import DEFAULT_RULES
+from streams.matching.meaning import negated_before, same_meaning
+from streams.matching.text import normalize
 
 pytestmark = pytest.mark.unit
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams import risk
-from streams.assist import Assistant
-from streams.callstate import CallState, Segment, Word
+from streams.assist import risk
+from streams.assist.assistant import Assistant
+from streams.assist.callstate import CallState, Segment, Word
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.assist import Assistant
-from streams.check import evaluate_dir
+from streams.assist.assistant import Assistant
+from streams.assist.check import evaluate_dir
 
 pytestmark = pytest.mark.unit
 

@@ -1,11 +1,11 @@
-"""Call risk score (streams.risk)."""
+"""Call risk score (streams.assist.risk)."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.callstate import CallState
-from streams.risk import level_of, score_call
+from streams.assist.callstate import CallState
+from streams.assist.risk import level_of, score_call
 
 pytestmark = pytest.mark.unit
 

@@ -1,10 +1,10 @@
-"""Text normalisation, pinyin and retrieval tokens (streams.kb.text)."""
+"""Text normalisation, pinyin and retrieval tokens (streams.matching.text)."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.kb.text import normalize, phrase_pinyin, pinyin_syllables, retrieval_tokens, stem_en
+from streams.matching.text import normalize, phrase_pinyin, pinyin_syllables, retrieval_tokens, stem_en
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from models.whisper.text import (
     spoken_digits_to_ascii,
     to_simplified,
 )
-from streams.kb.text import normalize
+from streams.matching.text import normalize
 
 pytestmark = pytest.mark.unit
 
@@ -83,6 +83,6 @@ def test_helpers_are_one_for_one():
 
 
 def test_opencc_is_not_loaded_at_import():
-    code = "import sys, streams.kb.text, models.whisper.text; print('opencc' in sys.modules)"
+    code = "import sys, streams.matching.text, models.whisper.text; print('opencc' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

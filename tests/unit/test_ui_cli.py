@@ -8,7 +8,7 @@ import pytest
 
 from assist_ui.auth import hash_token
 from assist_ui.cli import main
-from streams.settings import BrokerNotConfigured
+from streams.platform.settings import BrokerNotConfigured
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.customer_state import fuse, note_cues
-from streams.kb.versioned import FileFormatError
-from streams.valence import DEFAULT_LEXICON, lexicon_source, load_lexicon
+from streams.assist.customer_state import fuse, note_cues
+from streams.assist.valence import DEFAULT_LEXICON, lexicon_source, load_lexicon
+from streams.matching.versioned import FileFormatError
 
 pytestmark = pytest.mark.unit
 

@@ -26,7 +26,7 @@ from assist_ui.samples import sample_call
 from assist_ui.sink import QaSink
 from pipeline.emotion.metrics import EmotionMetrics
 from pipeline.emotion.worker import decode_input
-from streams.records import TOPIC_RECORDS, AudioFrame, EmotionReading, RecordDecodeError, decode
+from streams.contract.records import TOPIC_RECORDS, AudioFrame, EmotionReading, RecordDecodeError, decode
 
 pytestmark = pytest.mark.unit
 
@@ -145,7 +145,7 @@ class _Store:
 @FUZZ
 @given(data=st.data())
 def test_qa_sink_never_raises_or_retries(data: Any) -> None:
-    from streams.records import CallSummary
+    from streams.contract.records import CallSummary
 
     sink = QaSink(_Store(), UiMetrics(), max_backoff_s=0.01)  # type: ignore[arg-type]
     result = asyncio.run(asyncio.wait_for(sink.handle_until_stored(data.draw(payloads(CallSummary)),
@@ -159,8 +159,8 @@ _STREAMS: list[Any] = []
 
 def _streams_worker() -> Any:
     if not _STREAMS:
-        from streams.agents import StreamsWorker
-        from streams.app_settings import StreamsSettings
+        from streams.platform.stream_settings import StreamsSettings
+        from streams.worker.agents import StreamsWorker
 
         _STREAMS.append(StreamsWorker(StreamsSettings(broker_url="kafka://127.0.0.1:9")))
     return _STREAMS[0]

@@ -21,7 +21,7 @@ from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.samples import sample_call
 from assist_ui.sink import QaSink
-from streams.records import (
+from streams.contract.records import (
     TOPIC_RECORDS,
     AudioFrame,
     CallSummary,
@@ -175,8 +175,8 @@ def test_item4_browser_json_is_strict() -> None:
 # -- item 5: the streams worker's Faust agent ---------------------------------------
 @pytest.fixture(scope="module")
 def streams_worker() -> Any:
-    from streams.agents import StreamsWorker
-    from streams.app_settings import StreamsSettings
+    from streams.platform.stream_settings import StreamsSettings
+    from streams.worker.agents import StreamsWorker
 
     return StreamsWorker(StreamsSettings(broker_url="kafka://127.0.0.1:9"))
 

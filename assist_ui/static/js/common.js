@@ -221,7 +221,7 @@ const CA = (() => {
   function sevLabel(s) { return I18N.en['sev_' + s] ? t('sev_' + s) : s; }
   function queueLabel(q) { return q && I18N.en['queue_' + q] ? t('queue_' + q) : (q || ''); }
   function langLabel(l) { return l && I18N.en['lang_' + l] ? t('lang_' + l) : (l || ''); }
-  // Risk reasons arrive as English sentences from streams/risk.py (score_call); the known
+  // Risk reasons arrive as English sentences from streams/assist/risk.py (score_call); the known
   // shapes are shown in the reader's language, anything else as it came.
   const REASONS = [
     [/^(low|medium|high|critical) (\S+) \((agent|customer)\)(?: at (\d+)s)?(?:: “([\s\S]*)”)?$/, (m) =>

@@ -6,7 +6,7 @@ fixtures and ``callassist bench --broker kafka``.  Production never starts it (S
 The jars come from Maven Central, fetched once by ``make kafka`` (java/kafka-broker/pom.xml,
 scripts/fetch-kafka.sh) into a git-ignored cache; nothing is downloaded here.  Each node runs
 ``kafka.Kafka`` in combined mode (broker + controller), in its own process group with
-PDEATHSIG, so a crashed parent never leaves a JVM behind (as for Tansu, streams.broker).
+PDEATHSIG, so a crashed parent never leaves a JVM behind (as for Tansu, streams.platform.broker).
 
 A node keeps its ports across restart() (clients and the other voters know it by them): the
 data directory is durable, so a restarted node comes back with every record it had.
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from streams.broker import BrokerError, free_port, kafka_metadata_brokers, spawn_supervised
+from streams.platform.broker import BrokerError, free_port, kafka_metadata_brokers, spawn_supervised
 
 log = logging.getLogger(__name__)
 
 # Keep in step with java/kafka-broker/pom.xml (kafka.version) and k8s/base/kafka/kafka.yaml.
 KAFKA_VERSION = "4.1.1"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FETCH_HINT = "run `make kafka` (fetches Apache Kafka from Maven Central into var/kafka/)"
 
 # Small heap, serial GC: a test broker holds little data, and the machine is shared.
@@ -332,7 +332,7 @@ def _close(node: KafkaNode) -> None:
 
 
 def _in_use(host: str, port: int) -> bool:
-    from streams.broker import port_in_use
+    from streams.platform.broker import port_in_use
 
     return port_in_use(host, port)
 

@@ -22,7 +22,7 @@ does not isolate (read from the code, and reported upstream).
    re-fetch.  Upstream report: faust-streaming/faust#596 (open).  Fix: seek while the stream
    partitions are still paused, clear the buffers, then resume the partitions and the flow.
 
-:class:`CallassistApp` installs both; :func:`streams.faust_app.make_app` builds it.
+:class:`CallassistApp` installs both; :func:`streams.worker.faust_app.make_app` builds it.
 """
 
 from __future__ import annotations

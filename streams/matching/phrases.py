@@ -1,7 +1,7 @@
 """Phrase matching tolerant to ASR errors.
 
 Four matchers, cheapest first, all returning spans in the *normalised* text (see
-:mod:`streams.kb.text`) so callers can quote the original words as evidence:
+:mod:`streams.matching.text`) so callers can quote the original words as evidence:
 
 * exact -- Aho-Corasick (pyahocorasick) over the normalised text; Latin phrases must
   sit on word boundaries ("sue" must not fire inside "issue").
@@ -31,8 +31,8 @@ import ahocorasick
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from streams.compliance.meaning import same_meaning
-from streams.kb.text import NormText, Syllable, has_cjk, normalize, pinyin_syllables, stem_en
+from streams.matching.meaning import same_meaning
+from streams.matching.text import NormText, Syllable, has_cjk, normalize, pinyin_syllables, stem_en
 
 _NEG_SYLLABLES = frozenset(("bu", "mei"))  # 不, 没 (folded pinyin)
 _METHOD_RANK = {"exact": 3, "tokens": 2, "pinyin": 1, "fuzzy": 0}
@@ -171,7 +171,7 @@ class PhraseMatcher:
             found.extend(self._find_pinyin(syls))
             found.extend(self._find_fuzzy_zh(syls))
         found.extend(self._find_fuzzy_en(text))
-        # forgiving matches must not flip the meaning (no/your, 不/一定): see streams.compliance.meaning;
+        # forgiving matches must not flip the meaning (no/your, 不/一定): see streams.matching.meaning;
         # a pinyin match keeps every syllable, so a homophone of 不 still reads as a negation
         found = [m for m in found if m.method in ("exact", "pinyin")
                  or same_meaning(self._norm_of[m.phrase], text[m.start:m.end])]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from streams.settings import CommonSettings
+from streams.platform.settings import CommonSettings
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
 class StreamsSettings(CommonSettings):

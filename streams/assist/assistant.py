@@ -2,8 +2,8 @@
 ``callassist streams check`` share.
 
 Input records (segments, emotion windows, call events) go in together with the call's
-:class:`~streams.callstate.CallState`; output dicts come out whose keys are the fields
-of the wire records (``streams.records.Alert`` / ``Suggestion`` / ``EmotionState`` /
+:class:`~streams.assist.callstate.CallState`; output dicts come out whose keys are the fields
+of the wire records (``streams.contract.records.Alert`` / ``Suggestion`` / ``EmotionState`` /
 ``CallSummary``), minus ``produced_at``, which the sender stamps.  A duplicate input
 returns no output.
 """
@@ -14,21 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from streams import provisional, risk, strategy
-from streams.callstate import CallState, EmotionPoint, Segment
+from streams.assist import provisional, risk, strategy
+from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.customer_state import customer_words, fuse
+from streams.assist.valence import Lexicon, load_lexicon
 from streams.compliance.engine import AlertDraft, ComplianceEngine
 from streams.compliance.rules import load_rules
-from streams.customer_state import customer_words, fuse
-from streams.kb import text as textproc
+from streams.compliance.source import DEFAULT_RULES
 from streams.kb.index import KBIndex
 from streams.kb.model import load_kb
-from streams.kb.text import has_cjk, normalize
-from streams.kb.versioned import ReloadingFile
-from streams.valence import Lexicon, load_lexicon
+from streams.kb.source import DEFAULT_KB
+from streams.matching import text as textproc
+from streams.matching.text import has_cjk, normalize
 
-DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_KB = DATA_DIR / "kb.yaml"
-DEFAULT_RULES = DATA_DIR / "rules.yaml"
 EVIDENCE_MAX_CHARS = 240
 CONTEXT_MAX_AGE_S = 120.0
 TOPIC_MIN_SCORE = 0.3  # weaker than a suggestion, strong enough to carry a follow-up's topic
@@ -53,14 +51,6 @@ class Fixed(Generic[T]):
 
     def maybe_reload(self) -> bool:
         return False
-
-
-def kb_source(path: Path | str = DEFAULT_KB) -> ReloadingFile[KBIndex]:
-    return ReloadingFile(path, lambda p: KBIndex(load_kb(p)))
-
-
-def rules_source(path: Path | str = DEFAULT_RULES) -> ReloadingFile[ComplianceEngine]:
-    return ReloadingFile(path, lambda p: ComplianceEngine(load_rules(p)))
 
 
 @dataclass
@@ -139,7 +129,7 @@ class Assistant:
         return out
 
     def on_partial(self, state: CallState, seg: Segment, stable_len: int) -> Outputs:
-        """A partial segment: its stable prefix is matched like a final (see streams/provisional.py).
+        """A partial segment: its stable prefix is matched like a final (see streams/assist/provisional.py).
 
         Alerts it raises are ``provisional`` until the final settles them; required phrases
         and ordering prerequisites count as said once stable.  KB answers are pushed from it

@@ -1,13 +1,13 @@
 """Faust agents of ``callassist streams``.
 
 One agent consumes ``calls.transcripts``, ``calls.emotion`` and ``calls.events`` (all keyed
-by call_id, so co-partitioned) and keeps each call's :class:`~streams.callstate.CallState`
+by call_id, so co-partitioned) and keeps each call's :class:`~streams.assist.callstate.CallState`
 in a Faust table keyed by call_id.  One agent rather than three because all three inputs
 update the same per-call state: separate agents would interleave their read-modify-write
 cycles on one call and lose updates.
 
-Per record: decode raw bytes with :func:`streams.records.decode` (a malformed record is
-logged, counted and skipped), run :class:`streams.assist.Assistant` in an executor thread
+Per record: decode raw bytes with :func:`streams.contract.records.decode` (a malformed record is
+logged, counted and skipped), run :class:`streams.assist.assistant.Assistant` in an executor thread
 (retrieval and matching stay off the event loop), produce the outputs and wait until the
 broker has them, and only then write the table.  A crash in between therefore replays the
 input: outputs may repeat with the same ids (consumers drop them), but none is lost, and
@@ -26,14 +26,11 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from streams.app_settings import StreamsSettings
-from streams.assist import Assistant, Outputs, kb_source, rules_source
-from streams.callstate import CallState, EmotionPoint, Segment, Word
-from streams.faust_app import make_app
-from streams.kb import text as textproc
-from streams.lag import ConsumerLag
-from streams.metrics import StreamsMetrics, active_call_count
-from streams.records import (
+from streams.assist.assistant import Assistant, Outputs
+from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
+from streams.assist.valence import lexicon_source
+from streams.compliance.source import rules_source
+from streams.contract.records import (
     Alert,
     CallEvent,
     CallSummary,
@@ -44,7 +41,12 @@ from streams.records import (
     TranscriptSegment,
     decode,
 )
-from streams.valence import lexicon_source
+from streams.kb.source import kb_source
+from streams.matching import text as textproc
+from streams.platform.lag import ConsumerLag
+from streams.platform.stream_settings import StreamsSettings
+from streams.worker.faust_app import make_app
+from streams.worker.metrics import StreamsMetrics, active_call_count
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +287,8 @@ def _front(seen: dict[str, tuple[float, bool]], now: float, horizon: float) -> l
 
 def run_worker(settings: StreamsSettings | None = None) -> int:
     """``callassist streams``: load, create topics, serve /metrics, run the Faust worker until stopped."""
-    from streams.kafka_clients import ensure_topics
-    from streams.observability import serve_metrics
+    from streams.platform.kafka_clients import ensure_topics
+    from streams.platform.observability import serve_metrics
 
     s = settings or StreamsSettings()
     s.bootstrap_servers()  # fail now, with the clear message, when no broker is configured

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.callstate import Segment, Word
+from streams.assist.callstate import Segment, Word
 from streams.compliance.engine import ComplianceEngine
-from streams.compliance.matcher import overlaps
-from streams.kb.text import NormText
+from streams.matching.phrases import overlaps
+from streams.matching.text import NormText
 
 MAX_OPEN_PARTIALS = 64  # utterances with provisional state; an open one per channel is the norm
 

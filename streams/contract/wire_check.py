@@ -1,6 +1,6 @@
 """Strict validation of decoded wire records, driven by each record's declared fields.
 
-:func:`streams.records.decode` and :meth:`streams.records.AudioFrame.from_bytes` call
+:func:`streams.contract.records.decode` and :meth:`streams.contract.records.AudioFrame.from_bytes` call
 :func:`validate_fields` on the parsed JSON object.  The checks come from the field's
 declared type (``str``, ``int``, ``float``, ``bool``, ``list[X]``, ``dict[str, X]``,
 a nested record, ``X | None``, ``Any``) plus the small tables below (ranges, allowed

@@ -13,10 +13,10 @@ import sys
 import threading
 from pathlib import Path
 
-from streams.broker import BrokerError, EmbeddedBroker
-from streams.kafka_broker import KAFKA_VERSION, KafkaCluster
-from streams.kafka_clients import BrokerUnavailable, ensure_topics
-from streams.settings import CommonSettings
+from streams.platform.broker import BrokerError, EmbeddedBroker
+from streams.platform.kafka_broker import KAFKA_VERSION, KafkaCluster
+from streams.platform.kafka_clients import BrokerUnavailable, ensure_topics
+from streams.platform.settings import CommonSettings
 
 
 def main(argv: list[str]) -> int:

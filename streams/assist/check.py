@@ -6,7 +6,7 @@ line with ``channel``, ``start``, ``end``, ``text`` and optionally ``language``,
 ``arousal``) or call events (``kind``: started/ended); other keys are ignored, so an
 annotated transcript (``gold_*`` keys) is valid input.
 
-Records are replayed in call-time order through :class:`streams.assist.Assistant`, the
+Records are replayed in call-time order through :class:`streams.assist.assistant.Assistant`, the
 same object the Faust agents use.  Output: JSON lines of ``type`` ``suggestion``,
 ``alert`` and, last, ``risk``.  A malformed line is reported with its line number on
 stderr and skipped; the rest of the file is still checked.
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streams.assist import Assistant
-from streams.callstate import CallState, EmotionPoint, Segment, Word
+from streams.assist.assistant import Assistant
+from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
 
 CHANNELS = ("agent", "customer")
 

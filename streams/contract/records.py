@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 import faust
 from faust.utils import json as faust_json
 
-from streams.wire_check import MAX_RECORD_BYTES, WireError, validate_fields
+from streams.contract.wire_check import MAX_RECORD_BYTES, WireError, validate_fields
 
 SCHEMA_VERSION = 1
 
@@ -143,7 +143,7 @@ class EmotionState(_Base):
     hints: list[str] = []  # noqa: RUF012
     produced_at: float = 0.0
     v: int = SCHEMA_VERSION
-    # voice fused with the customer's words (streams.customer_state); "" on agent records
+    # voice fused with the customer's words (streams.assist.customer_state); "" on agent records
     customer_state: str = ""
     reasons: list[str] = []  # noqa: RUF012
     valence: float = 0.0  # -1 (many complaint/threat cues) .. 0 (none)
@@ -240,7 +240,7 @@ def decode(cls: type[R], data: bytes | str | dict[str, Any] | None) -> R:
 
     Every field is checked against its declared type (nested records and list items
     included), numbers must be finite and in range, strings and lists are bounded
-    (:mod:`streams.wire_check`), so a record that decodes cannot break a consumer later.
+    (:mod:`streams.contract.wire_check`), so a record that decodes cannot break a consumer later.
     """
     obj = _parse_json(cls.__name__, data)
     version = obj.get("v", SCHEMA_VERSION)

@@ -1,8 +1,8 @@
 """Prometheus metrics of ``callassist streams`` (injected registry; bounded labels, never call_id).
 
-Catalogue series (docs/metrics.md) come from :mod:`streams.metrics_catalogue`; the
+Catalogue series (docs/metrics.md) come from :mod:`streams.platform.metrics_catalogue`; the
 ``callassist_streams_*`` series add the worker's own detail.  Faust's own sensor
-(``callassist_faust_*``) is installed on the same registry by :func:`streams.faust_app.make_app`.
+(``callassist_faust_*``) is installed on the same registry by :func:`streams.worker.faust_app.make_app`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from streams import metrics_catalogue as cat
-from streams.observability import malformed_counter
+from streams.platform import metrics_catalogue as cat
+from streams.platform.observability import malformed_counter
 
 COMPONENT = "streams"
 _PROCESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)

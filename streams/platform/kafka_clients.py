@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams import aiokafka_fixes, embedded_quirks
-from streams.settings import CommonSettings
+from streams.platform import aiokafka_fixes, embedded_quirks
+from streams.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 aiokafka_fixes.apply()

@@ -7,7 +7,7 @@ Tansu (0.6, memory storage) quirks that shape this module, all measured:
 - ``--listener-url ...:0`` does not work, so we pick a free port first;
 - a port already in use makes it exit with code 0 (so "exited" is the signal, not the code);
 - it is ready in < 0.3 s; we still wait for a real Kafka Metadata response before saying so.
-The client-side workarounds live in :mod:`streams.embedded_quirks`.
+The client-side workarounds live in :mod:`streams.platform.embedded_quirks`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One settings object per process, read from environment variables with the prefix
 ``CALLASSIST_`` (e.g. ``CALLASSIST_BROKER_URL``).  Each component subclasses
-:class:`CommonSettings` in its own package (``pipeline.settings``, ``streams.app_settings``,
+:class:`CommonSettings` in its own package (``pipeline.settings``, ``streams.platform.stream_settings``,
 ``assist_ui.settings``) and adds what only it needs.  Nothing else in the code base reads
 ``os.environ``: pass settings objects down instead.
 """
@@ -30,7 +30,7 @@ class CommonSettings(BaseSettings):
     broker_embedded: bool = Field(
         False,
         description="True when broker_url points at the embedded Tansu broker: enables the workarounds in "
-        "streams.embedded_quirks. Set by `callassist demo` / `callassist broker`, never needed in production.",
+        "streams.platform.embedded_quirks. Set by `callassist demo` / `callassist broker`, never needed in production.",
     )
     broker_connect_timeout_s: float = Field(8.0, description="Give up connecting to the broker after this long.")
     session_timeout_s: float = Field(30.0, description="Consumer group session timeout.")

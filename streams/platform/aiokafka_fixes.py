@@ -7,7 +7,7 @@ and the caller's shutdown is cut short, as if *it* had been cancelled.  Found by
 tests/integration/test_faults_kafka.py (leader killed on a 3-node cluster).  Fix: cancel them,
 then gather them with ``return_exceptions=True`` — a cancel of the caller still propagates.
 
-Installed by :mod:`streams.kafka_clients` and :mod:`streams.faust_app` (idempotent).
+Installed by :mod:`streams.platform.kafka_clients` and :mod:`streams.worker.faust_app` (idempotent).
 """
 
 from __future__ import annotations

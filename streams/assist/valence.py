@@ -3,7 +3,7 @@ threat cues (Mandarin and English), reloadable like the knowledge base.
 
 Voice prosody tells how activated a caller sounds, not whether they are unhappy: the words
 carry that, and they transfer across voices, corpora and channels where prosody does not.
-Matching uses one Aho-Corasick automaton over the normalised text (streams.kb.text), so a
+Matching uses one Aho-Corasick automaton over the normalised text (streams.matching.text), so a
 Traditional-character transcript or odd punctuation still matches; an English cue must sit
 on word boundaries ("sue" does not match "issue").
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import ahocorasick
 
-from streams.kb.text import normalize
-from streams.kb.versioned import FileFormatError, ReloadingFile, content_version, read_yaml
+from streams.matching.text import normalize
+from streams.matching.versioned import FileFormatError, ReloadingFile, content_version, read_yaml
 
-DEFAULT_LEXICON = Path(__file__).parent / "data" / "valence.yaml"
+DEFAULT_LEXICON = Path(__file__).resolve().parents[1] / "data" / "valence.yaml"
 CATEGORIES = ("complaint", "anger", "distress", "threat")
 LANGS = ("zh", "en")
 

@@ -9,7 +9,7 @@ the phrase (:func:`same_meaning`).  And a phrase said under a negation ("I'm not
 it's risk free", 不一定能赚) is not what the rule forbids: :func:`negated_before` tells the
 engine, which then asks QA to check instead of recording a violation.
 
-Pure functions over normalised text (:mod:`streams.kb.text`).
+Pure functions over normalised text (:mod:`streams.matching.text`).
 """
 
 from __future__ import annotations

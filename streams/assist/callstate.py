@@ -111,9 +111,9 @@ class CallState:
     seen_windows: dict[str, None] = field(default_factory=dict)
     compliance: dict[str, Any] = field(default_factory=dict)  # owned by the compliance engine
     strategy: dict[str, Any] = field(default_factory=dict)  # owned by the strategy engine
-    valence: dict[str, Any] = field(default_factory=dict)  # customer word cues (streams.customer_state)
+    valence: dict[str, Any] = field(default_factory=dict)  # customer word cues (streams.assist.customer_state)
     # open utterances matched from stable partial text: segment_id -> {stable, channel, alerts}
-    # (streams/provisional.py); an entry is settled and dropped when its final arrives
+    # (streams/assist/provisional.py); an entry is settled and dropped when its final arrives
     partials: dict[str, dict[str, Any]] = field(default_factory=dict)
     summary_sent: bool = False
     kb_version: str = ""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.callstate import CallState
-from streams.strategy import AGITATED_STATES
+from streams.assist.callstate import CallState
+from streams.assist.strategy import AGITATED_STATES
 
 SEVERITY_WEIGHT = {"low": 0.06, "medium": 0.15, "high": 0.30, "critical": 0.50}
 CHECK_FACTOR = 0.2

@@ -2,7 +2,7 @@
 
 Inputs are what the call state already holds: the latest customer emotion window (voice
 arousal, the voice model's stable state) and the valence cues found in the customer's
-recent final transcript (streams.valence).  The output names its reasons, so the agent
+recent final transcript (streams.assist.valence).  The output names its reasons, so the agent
 sees *why* ("voice raised · words: 投诉, 12378"), and QA can check it.
 
 Rules (kept simple and explicit, since no labelled real calls exist to fit weights on):
@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streams.callstate import CallState, Segment
-    from streams.valence import Lexicon
+    from streams.assist.callstate import CallState, Segment
+    from streams.assist.valence import Lexicon
 
 WORD_MEMORY_S = 60.0
 RAISED_AROUSAL = 0.6  # smoothed voice arousal at which the voice counts as raised

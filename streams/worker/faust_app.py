@@ -1,7 +1,7 @@
 """Faust app factory: one place where a Faust worker is configured from settings.
 
 Agents consume raw bytes (``value_serializer='raw'``) and decode with
-:func:`streams.records.decode`, so a malformed record is logged, counted and skipped
+:func:`streams.contract.records.decode`, so a malformed record is logged, counted and skipped
 instead of killing the stream inside Faust's deserialiser.
 """
 
@@ -15,9 +15,9 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
-from streams import aiokafka_fixes, embedded_quirks
-from streams.faust_fixes import CallassistApp, SnapshotTransport
-from streams.settings import CommonSettings
+from streams.platform import aiokafka_fixes, embedded_quirks
+from streams.platform.settings import CommonSettings
+from streams.worker.faust_fixes import CallassistApp, SnapshotTransport
 
 aiokafka_fixes.apply()  # Faust's consumers stop through the same aiokafka Fetcher
 
@@ -45,7 +45,7 @@ def make_app(
 ) -> faust.App:
     """A Faust app on the configured broker, with in-memory tables backed by changelog topics.
 
-    ``registry``: where Faust's Prometheus sensor records (served by streams.observability).
+    ``registry``: where Faust's Prometheus sensor records (served by streams.platform.observability).
     """
     conf: dict[str, Any] = {
         "broker": settings.faust_broker(),
@@ -60,7 +60,7 @@ def make_app(
         "broker_request_timeout": max(settings.session_timeout_s * 2, 40.0),
         "producer_max_request_size": settings.max_message_bytes,
         "datadir": str(settings.data_dir / "faust" / app_id),
-        "web_enabled": False,  # metrics/health are served by streams.observability
+        "web_enabled": False,  # metrics/health are served by streams.platform.observability
         "stream_wait_empty": False,
     }
     if settings.broker_embedded:
@@ -68,7 +68,7 @@ def make_app(
         conf.update(embedded_quirks.faust_overrides())
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.faust_fixes)
+    # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.worker.faust_fixes)
     app = CallassistApp(app_id, **conf)
     if settings.producer_idempotence and not settings.broker_embedded:
         app.transport = IdempotentTransport(app.conf.broker_consumer, app)

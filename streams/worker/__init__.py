@@ -1,0 +1,1 @@
+"""The Faust worker of ``callassist streams``: app, agents, fixes, metrics."""
