@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract.records import CALL_CONTEXT_KEYS, CALL_CONTEXT_MAX_VALUE
+from streams.contract.vocab import CALL_CONTEXT_KEYS, CALL_CONTEXT_MAX_VALUE
 
 #: ``CallEvent.kind`` values besides "started"/"ended": what the call's ``call_state`` becomes.
 #: "transfer" carries the new ``agent_id`` (the call moves to that agent's panel).

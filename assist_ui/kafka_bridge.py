@@ -25,15 +25,8 @@ from assist_ui.fanout import Hub
 from assist_ui.live_state import LiveRecordError, LiveState
 from assist_ui.metrics import RecordTiming, UiMetrics
 from assist_ui.settings import UiSettings
-from streams.contract.records import (
-    Alert,
-    CallEvent,
-    EmotionState,
-    RecordDecodeError,
-    Suggestion,
-    TranscriptSegment,
-    decode,
-)
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import Alert, CallEvent, EmotionState, Suggestion, TranscriptSegment
 
 log = logging.getLogger(__name__)
 

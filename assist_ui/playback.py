@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pipeline.audio import resample
-from pipeline.recordings.store import CHANNELS, RecordingStore, make_store
+from streams.platform.audio_codec import resample
+from streams.platform.recording_store import CHANNELS, RecordingStore, make_store
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 Span = tuple[str, float, float]  # channel, start, end (seconds)

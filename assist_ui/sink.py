@@ -27,7 +27,8 @@ import asyncpg
 from assist_ui.metrics import UiMetrics
 from assist_ui.settings import UiSettings
 from assist_ui.store.base import QaStore
-from streams.contract.records import CallSummary, RecordDecodeError, decode
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import CallSummary
 
 log = logging.getLogger(__name__)
 

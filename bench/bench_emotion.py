@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO))
 
 from models.emotion import features as F  # noqa: E402
 from models.emotion.model import EmotionModel  # noqa: E402
-from pipeline.audio import pcm16_to_mulaw  # noqa: E402
 from pipeline.emotion.engine import EmotionEngine  # noqa: E402
-from streams.contract.records import AudioFrame  # noqa: E402
+from streams.contract.audio import AudioFrame  # noqa: E402
+from streams.platform.audio_codec import pcm16_to_mulaw  # noqa: E402
 
 CALLS = REPO.parent / "shared" / "data" / "calls"
 

@@ -41,8 +41,8 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.audio import pcm16_to_mulaw  # noqa: E402
-from streams.contract.records import AudioFrame  # noqa: E402
+from streams.contract.audio import AudioFrame  # noqa: E402
+from streams.platform.audio_codec import pcm16_to_mulaw  # noqa: E402
 from streams.platform.broker import EmbeddedBroker, free_port  # noqa: E402
 from streams.platform.kafka_clients import make_consumer, start_client  # noqa: E402
 from streams.platform.settings import CommonSettings  # noqa: E402

@@ -149,7 +149,8 @@ def cmd_broker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _broker_bench(args: argparse.Namespace, s: Any, proc: subprocess.Popen, log_path: Path) -> dict[str, Any]:
-    from streams.contract.records import Alert, TranscriptSegment, decode
+    from streams.contract.codec import decode
+    from streams.contract.records import Alert, TranscriptSegment
     from streams.platform.kafka_clients import make_consumer, make_producer, start_client
 
     producer = make_producer(s, linger_ms=0)

@@ -31,7 +31,8 @@ from pipeline.bench_stats import (
     phrase_observations,
     word_observations,
 )
-from streams.contract.records import Alert, RecordDecodeError, Suggestion, TranscriptSegment, decode
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import Alert, Suggestion, TranscriptSegment
 from streams.platform.kafka_clients import make_consumer, start_client
 from streams.platform.settings import CommonSettings
 

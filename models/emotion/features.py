@@ -215,9 +215,9 @@ def telephone(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """Degrade audio to a telephone channel: 8 kHz, 300-3400 Hz band-pass, G.711 µ-law round trip.
 
     Used for training augmentation and for the telephone-band evaluation.  Imported lazily
-    from pipeline.audio so the codec is the very one the live path decodes.
+    from streams.platform.audio_codec so the codec is the very one the live path decodes.
     """
-    from pipeline.audio import mulaw_to_pcm16, pcm16_to_mulaw
+    from streams.platform.audio_codec import mulaw_to_pcm16, pcm16_to_mulaw
 
     y = np.asarray(samples, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.asr.stream import SR, ChannelStream
-from pipeline.audio import StreamResampler
+from streams.platform.audio_codec import StreamResampler
 
 
 class AudioInputError(ValueError):

@@ -37,8 +37,10 @@ from pipeline.asr.settings import AsrSettings
 from pipeline.asr.stream import SegmentOut, StreamFinished
 from pipeline.asr.transcriber import Transcriber
 from pipeline.asr.worker_checkpoints import END_GRACE_S, CheckpointMixin
-from pipeline.audio import decode_payload
-from streams.contract.records import AudioFrame, CallEvent, RecordDecodeError, TranscriptSegment, Word, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import CallEvent, TranscriptSegment, Word
+from streams.platform.audio_codec import decode_payload
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 from streams.platform.lag import ConsumerLag
 from streams.platform.lag import stop as lag_stop

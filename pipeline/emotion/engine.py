@@ -21,10 +21,11 @@ import numpy as np
 from models.emotion import features as F
 from models.emotion.baseline import SpeakerBaseline
 from models.emotion.model import SIGNALS, EmotionModel
-from pipeline.audio import StreamResampler, decode_payload
 from pipeline.emotion.tracker import AgentHints, HintConfig, StateConfig, StateTracker, Window, Windower
 from pipeline.emotion.turns import CallTurns, TurnConfig
-from streams.contract.records import AudioFrame, EmotionReading
+from streams.contract.audio import AudioFrame
+from streams.contract.records import EmotionReading
+from streams.platform.audio_codec import StreamResampler, decode_payload
 
 log = logging.getLogger(__name__)
 

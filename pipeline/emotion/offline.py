@@ -22,9 +22,10 @@ from models.emotion.crosscorpus import binary_report, target_of
 from models.emotion.dataset import discover
 from models.emotion.evaluation import speaker_normalised
 from models.emotion.model import SIGNALS, EmotionModel
-from pipeline.audio import float_to_pcm16_bytes
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
-from streams.contract.records import AudioFrame, EmotionReading
+from streams.contract.audio import AudioFrame
+from streams.contract.records import EmotionReading
+from streams.platform.audio_codec import float_to_pcm16_bytes
 
 FRAME_S = 0.2  # the ingest default frame duration
 STEREO_CHANNELS = ("agent", "customer")  # left = agent, right = customer (as `ingest replay`)

@@ -26,7 +26,9 @@ from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from pipeline.emotion.metrics import EmotionMetrics
 from pipeline.emotion.settings import EmotionSettings
 from pipeline.emotion.tracker import StateConfig
-from streams.contract.records import AudioFrame, CallEvent, EmotionReading, RecordDecodeError, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import CallEvent, EmotionReading
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 log = logging.getLogger(__name__)

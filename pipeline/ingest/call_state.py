@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.ingest.messages import Kind, ProtocolError
-from streams.contract.records import CALL_CONTEXT_KEYS, CALL_CONTEXT_MAX_VALUE, CALL_STATE_KINDS
+from streams.contract.vocab import CALL_CONTEXT_KEYS, CALL_CONTEXT_MAX_VALUE, CALL_STATE_KINDS
 
 _MAX_AGENT_ID = 128
 _MAX_REASON = 64

@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import soundfile as sf
 
-from pipeline.audio import StreamResampler, float_to_pcm16_bytes, mulaw_to_pcm16
 from pipeline.ingest.messages import PCM_RATES
+from streams.platform.audio_codec import StreamResampler, float_to_pcm16_bytes, mulaw_to_pcm16
 
 #: headerless 8 kHz mono µ-law files, recognised by suffix
 RAW_MULAW_SUFFIXES = (".ul", ".ulaw", ".mulaw", ".mu")

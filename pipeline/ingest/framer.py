@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streams.contract.records import AudioFrame
+from streams.contract.audio import AudioFrame
 
 BYTES_PER_SAMPLE = {"pcm16le": 2, "mulaw": 1}
 #: one byte of digital silence per encoding (µ-law 0xFF is +0)

@@ -37,7 +37,8 @@ from pipeline.ingest.messages import (
     parse_twilio_media,
     parse_twilio_start,
 )
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 
 
 @dataclass(frozen=True, slots=True)

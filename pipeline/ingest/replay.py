@@ -26,7 +26,8 @@ from pipeline.ingest.metrics import IngestMetrics
 from pipeline.ingest.protocol import CallRegistry, IngestSession, Limits, Reply
 from pipeline.ingest.settings import IngestSettings
 from pipeline.ingest.sink import KafkaSink
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 
 log = logging.getLogger(__name__)
 _CHANNEL_BYTE = {name: bytes([i]) for i, name in CHANNEL_IDS.items()}

@@ -34,7 +34,8 @@ from pipeline.ingest.protocol import (
     token_ok,
 )
 from pipeline.ingest.settings import IngestSettings
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 from streams.platform import log_scrub
 from streams.platform.ws_guard import BodyRefusingConnection
 

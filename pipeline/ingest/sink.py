@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pipeline.ingest.metrics import IngestMetrics, RateLimitedLog
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

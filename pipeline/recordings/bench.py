@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from pipeline.audio import pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
 from pipeline.recordings.worker import RecordingSink
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
+from streams.platform.audio_codec import pcm16_to_mulaw
 from streams.platform.broker import EmbeddedBroker
 from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 

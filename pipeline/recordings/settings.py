@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.recordings.store import RecordingStore, make_store
+from streams.platform.recording_store import RecordingStore, make_store
 from streams.platform.settings import CommonSettings
 
 

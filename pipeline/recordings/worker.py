@@ -24,12 +24,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from pipeline.recordings import spool
 from pipeline.recordings.settings import RecordingSettings
-from pipeline.recordings.store import CHANNELS, call_dir_name
-from streams.contract.records import AudioFrame, CallEvent, RecordDecodeError, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import CallEvent
+from streams.platform import recording_spool as spool
 from streams.platform.kafka_clients import ensure_topics, make_consumer, start_client
 from streams.platform.observability import malformed_counter
+from streams.platform.recording_store import CHANNELS, call_dir_name
 
 log = logging.getLogger(__name__)
 _HOUSEKEEPING_S = 1.0

@@ -1,6 +1,6 @@
 """Strict validation of decoded wire records, driven by each record's declared fields.
 
-:func:`streams.contract.records.decode` and :meth:`streams.contract.records.AudioFrame.from_bytes` call
+:func:`streams.contract.codec.decode` and :meth:`streams.contract.audio.AudioFrame.from_bytes` call
 :func:`validate_fields` on the parsed JSON object.  The checks come from the field's
 declared type (``str``, ``int``, ``float``, ``bool``, ``list[X]``, ``dict[str, X]``,
 a nested record, ``X | None``, ``Any``) plus the small tables below (ranges, allowed
@@ -10,18 +10,20 @@ strings and containers are bounded, and a known name (``*_at``, ``start``, ``sco
 gets its range.  Every failure raises :class:`WireError`; the caller turns it into its
 one decode error.
 
-Why so strict: Faust builds nested records lazily and never checks JSON types, so a
+Why so strict: the records used to be Faust records, built lazily with no JSON type checks, so a
 ``"words": "abc"`` or ``NaN`` used to travel until it blew up in a consumer far from the
 record (the UI bridge crash-looped on one such transcript).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import re
 import types
 import typing
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 #: the largest record accepted (a QA summary of a long call is the biggest; Kafka's default is 1 MiB)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -68,7 +70,16 @@ class WireError(ValueError):
 
 
 def is_record_type(typ: Any) -> bool:
-    return isinstance(typ, type) and hasattr(typ, "_options") and hasattr(typ._options, "fields")
+    return isinstance(typ, type) and dataclasses.is_dataclass(typ)
+
+
+@functools.cache
+def record_fields(typ: type) -> tuple[dict[str, Any], frozenset[str]]:
+    hints = typing.get_type_hints(typ)
+    fields = [f for f in dataclasses.fields(typ) if f.init]
+    defaults = frozenset(f.name for f in fields
+                         if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)
+    return {f.name: hints[f.name] for f in fields}, defaults
 
 
 def validate_fields(
@@ -124,10 +135,15 @@ def _check(typ: Any, value: Any, name: str, path: str, build: Any, depth: int) -
         return {_check(key_t, k, "", f"{path} key", build, depth + 1): _check(val_t, v, name, f"{path}[{k!r:.40}]",
                                                                               build, depth + 1)
                 for k, v in value.items()}
+    if origin is Literal:
+        allowed = typing.get_args(typ)
+        if isinstance(value, bool) or value not in allowed:
+            raise WireError(f"{path}: unknown {name.replace('_', ' ')} {value!r:.40} (one of {', '.join(map(str, allowed))})")
+        return value
     if is_record_type(typ):
         _expect(value, dict, "an object", path)
-        opts = typ._options
-        return build(typ, validate_fields(opts.fields, opts.defaults, value, build, path))
+        fields, defaults = record_fields(typ)
+        return build(typ, validate_fields(fields, defaults, value, build, path))
     if typ is bool:
         _expect(value, bool, "true/false", path)
         return value

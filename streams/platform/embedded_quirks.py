@@ -12,7 +12,8 @@ Each workaround answers one measured quirk of Tansu 0.6 (see design.md):
    stops early, silently losing updates.  Fix: after asking ListOffsets, read the real
    high watermark from a zero-wait Fetch response (which Tansu gets right).
 2. A waiting fetch is not woken when data arrives, so every hop waits the full fetch
-   wait (Faust hard-codes 1.5 s).  Fix: cap the fetch wait at 50 ms.
+   wait (Faust hard-codes 1.5 s).  Fix: cap the fetch wait at 50 ms (Faust's consumer is
+   patched by :mod:`streams.worker.embedded_faust`, the only Faust-aware part).
 3. JoinGroup waits session_timeout/2 and the first member never leaves cleanly.  Fix: a
    short session timeout (6 s) with a 1 s heartbeat.
 """
@@ -53,15 +54,6 @@ def consumer_overrides() -> dict[str, Any]:
         "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
         "session_timeout_ms": int(SESSION_TIMEOUT_S * 1000),
         "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
-    }
-
-
-def faust_overrides() -> dict[str, Any]:
-    """Faust app settings for the embedded broker (quirk 3; quirk 2 is patched in apply())."""
-    return {
-        "broker_session_timeout": SESSION_TIMEOUT_S,
-        "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
-        "broker_rebalance_timeout": SESSION_TIMEOUT_S * 2,
     }
 
 
@@ -118,22 +110,6 @@ def _patch_end_offsets() -> None:
     Fetcher._retrieve_offsets = _retrieve_offsets  # type: ignore[method-assign]
 
 
-def _patch_faust_fetch_wait() -> None:
-    from faust.transport.drivers import aiokafka as faust_aiokafka
-
-    thread_cls = faust_aiokafka.AIOKafkaConsumerThread
-    original = thread_cls._create_worker_consumer
-
-    def _create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        if active_for(consumer._client._bootstrap_servers):
-            consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # Faust hard-codes 1500 ms
-        return consumer
-
-    _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
-    thread_cls._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
-
-
 def apply(bootstrap: str | None = None) -> None:
     """Install the patches (quirks 1 and 2) for clients of the embedded broker at ``bootstrap``.
 
@@ -145,7 +121,6 @@ def apply(bootstrap: str | None = None) -> None:
     if _applied:
         return
     _patch_end_offsets()
-    _patch_faust_fetch_wait()
     _applied = True
     log.info("embedded broker workarounds active (end offsets, fetch wait, group timeouts)")
 
@@ -157,11 +132,6 @@ def is_applied() -> bool:
 def revert() -> None:
     """Undo apply() (tests use this to show each workaround is needed)."""
     global _applied
-    from faust.transport.drivers import aiokafka as faust_aiokafka
-
     if hasattr(Fetcher._retrieve_offsets, "__wrapped__"):
         Fetcher._retrieve_offsets = Fetcher._retrieve_offsets.__wrapped__  # type: ignore[method-assign]
-    thread_cls = faust_aiokafka.AIOKafkaConsumerThread
-    if hasattr(thread_cls._create_worker_consumer, "__wrapped__"):
-        thread_cls._create_worker_consumer = thread_cls._create_worker_consumer.__wrapped__  # type: ignore[method-assign]
-    _applied = False
+    _applied = False  # the Faust worker's own patch (streams.worker.embedded_faust) asks active_for(): now off

@@ -30,16 +30,15 @@ from streams.assist.assistant import Assistant, Outputs
 from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
 from streams.assist.valence import lexicon_source
 from streams.compliance.source import rules_source
+from streams.contract.codec import RecordDecodeError, build, decode
 from streams.contract.records import (
     Alert,
     CallEvent,
     CallSummary,
     EmotionReading,
     EmotionState,
-    RecordDecodeError,
     Suggestion,
     TranscriptSegment,
-    decode,
 )
 from streams.kb.source import kb_source
 from streams.matching import text as textproc
@@ -50,9 +49,9 @@ from streams.worker.metrics import StreamsMetrics, active_call_count
 
 log = logging.getLogger(__name__)
 
+
 def _record(cls: type, d: dict[str, Any], **extra: Any) -> Any:
-    fields = cls._options.fields  # type: ignore[attr-defined]
-    return cls(**{k: v for k, v in {**d, **extra}.items() if k in fields})
+    return build(cls, {**d, **extra})
 
 
 def summary_record(d: dict[str, Any]) -> CallSummary:

@@ -15,8 +15,9 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
-from streams.platform import aiokafka_fixes, embedded_quirks
+from streams.platform import aiokafka_fixes
 from streams.platform.settings import CommonSettings
+from streams.worker import embedded_faust
 from streams.worker.faust_fixes import CallassistApp, SnapshotTransport
 
 aiokafka_fixes.apply()  # Faust's consumers stop through the same aiokafka Fetcher
@@ -64,8 +65,8 @@ def make_app(
         "stream_wait_empty": False,
     }
     if settings.broker_embedded:
-        embedded_quirks.apply(settings.bootstrap_servers())
-        conf.update(embedded_quirks.faust_overrides())
+        embedded_faust.apply(settings.bootstrap_servers())
+        conf.update(embedded_faust.faust_overrides())
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.worker.faust_fixes)

@@ -22,9 +22,9 @@ import pytest
 from test_ui_pages import CHROMIUM, CHROMIUM_ARGS, SHOTS, TOKENS, _get_json, sign_in, ui_process  # noqa: F401
 
 from assist_ui.samples import sample_call
-from pipeline.recordings.spool import SpooledFrame
-from pipeline.recordings.store import RecordingStore
 from streams.platform.kafka_clients import make_producer, start_client
+from streams.platform.recording_spool import SpooledFrame
+from streams.platform.recording_store import RecordingStore
 
 pytestmark = pytest.mark.e2e
 CALL = "e2e-play-001"

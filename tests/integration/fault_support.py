@@ -25,7 +25,8 @@ from pydantic_settings import BaseSettings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from streams.contract.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment, decode
+from streams.contract.codec import decode
+from streams.contract.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment
 from streams.platform.kafka_clients import make_consumer, make_producer, start_client
 from streams.platform.settings import CommonSettings
 

@@ -10,7 +10,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from streams.contract.records import AudioFrame, CallEvent, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import decode
+from streams.contract.records import CallEvent
 from streams.platform.kafka_clients import make_consumer, start_client
 from streams.platform.settings import CommonSettings
 

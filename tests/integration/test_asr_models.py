@@ -22,7 +22,7 @@ from models.whisper.vad import StreamingVad, VadModel, VadState
 from pipeline.asr.cli import _load
 from pipeline.asr.offline import transcribe_files
 from pipeline.asr.settings import AsrSettings
-from pipeline.audio import resample
+from streams.platform.audio_codec import resample
 
 pytestmark = pytest.mark.integration
 

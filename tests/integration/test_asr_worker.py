@@ -20,8 +20,10 @@ from pipeline.asr.checkpoint import Checkpoint
 from pipeline.asr.cli import _load
 from pipeline.asr.settings import AsrSettings
 from pipeline.asr.worker import AsrWorker
-from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw, resample
-from streams.contract.records import AudioFrame, CallEvent, TranscriptSegment, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import decode
+from streams.contract.records import CallEvent, TranscriptSegment
+from streams.platform.audio_codec import float_to_pcm16_bytes, pcm16_to_mulaw, resample
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]

@@ -27,8 +27,8 @@ from assist_ui.redact import redact
 from pipeline.asr.cli import _load
 from pipeline.asr.offline import transcribe_files
 from pipeline.asr.settings import AsrSettings
-from pipeline.recordings.spool import SpooledFrame
-from pipeline.recordings.store import RecordingStore
+from streams.platform.recording_spool import SpooledFrame
+from streams.platform.recording_store import RecordingStore
 
 pytestmark = pytest.mark.integration
 IVR = "speech/en_8k_ivr_basic-pbx-ivr-main.wav"

@@ -19,10 +19,12 @@ from aiokafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from models.emotion.model import SIGNALS
-from pipeline.audio import pcm16_to_mulaw
 from pipeline.emotion.settings import EmotionSettings
 from pipeline.emotion.worker import EmotionWorker
-from streams.contract.records import AudioFrame, CallEvent, EmotionReading, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import decode
+from streams.contract.records import CallEvent, EmotionReading
+from streams.platform.audio_codec import pcm16_to_mulaw
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]

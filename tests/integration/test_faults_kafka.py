@@ -38,7 +38,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 from streams.platform.broker import free_port
 from streams.platform.kafka_broker import KafkaCluster
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client

@@ -17,13 +17,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from assist_ui.playback import recording_store
-from pipeline.audio import pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
-from pipeline.recordings.store import S3RecordingStore
 from pipeline.recordings.worker import RecordingSink
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
+from streams.platform.audio_codec import pcm16_to_mulaw
 from streams.platform.broker import free_port
 from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
+from streams.platform.recording_store import S3RecordingStore
 
 pytestmark = pytest.mark.integration
 RATE = 8000

@@ -17,12 +17,13 @@ import pytest
 import soundfile as sf
 from prometheus_client import CollectorRegistry
 
-from pipeline.audio import mulaw_to_pcm16, pcm16_to_mulaw
 from pipeline.recordings.settings import RecordingSettings
-from pipeline.recordings.store import RecordingStore
 from pipeline.recordings.worker import RecordingSink
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
+from streams.platform.audio_codec import mulaw_to_pcm16, pcm16_to_mulaw
 from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
+from streams.platform.recording_store import RecordingStore
 
 pytestmark = pytest.mark.integration
 

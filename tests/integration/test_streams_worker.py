@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from streams.contract.codec import decode
 from streams.contract.records import (
     Alert,
     CallEvent,
@@ -31,7 +32,6 @@ from streams.contract.records import (
     EmotionState,
     Suggestion,
     TranscriptSegment,
-    decode,
 )
 from streams.platform.broker import free_port
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client

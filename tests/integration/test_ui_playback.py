@@ -20,8 +20,8 @@ import soundfile as sf
 from test_ui_server import TOKENS, http, ui  # noqa: F401  (the `ui` fixture)
 
 from assist_ui.samples import sample_call
-from pipeline.recordings.spool import SpooledFrame
-from pipeline.recordings.store import RecordingStore
+from streams.platform.recording_spool import SpooledFrame
+from streams.platform.recording_store import RecordingStore
 
 pytestmark = pytest.mark.integration
 RATE = 8000

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio import (
+from streams.platform.audio_codec import (
     StreamResampler,
     decode_payload,
     float_to_pcm16_bytes,

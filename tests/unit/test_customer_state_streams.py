@@ -6,7 +6,8 @@ import pytest
 
 from streams.assist.assistant import Assistant
 from streams.assist.callstate import CallState, EmotionPoint, Segment
-from streams.contract.records import EmotionState, decode
+from streams.contract.codec import decode
+from streams.contract.records import EmotionState
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ import pytest
 
 from models.emotion.corpus import load_audio
 from models.emotion.model import SIGNALS, EmotionModel
-from pipeline.audio import float_to_pcm16_bytes, pcm16_to_mulaw
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
-from streams.contract.records import AudioFrame
+from streams.contract.audio import AudioFrame
+from streams.platform.audio_codec import float_to_pcm16_bytes, pcm16_to_mulaw
 
 pytestmark = pytest.mark.unit
 

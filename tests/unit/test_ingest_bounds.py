@@ -8,7 +8,7 @@ import pytest
 from test_ingest_protocol import TOKEN, twilio_media, twilio_start
 
 from pipeline.ingest.protocol import CallRegistry, GapFill, IngestSession, Limits
-from streams.contract.records import AudioFrame
+from streams.contract.audio import AudioFrame
 
 pytestmark = pytest.mark.unit
 

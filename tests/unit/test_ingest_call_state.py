@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.protocol import CallRegistry, Close, IngestSession, Reply
-from streams.contract.records import AudioFrame, CallEvent, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import decode
+from streams.contract.records import CallEvent
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.audio import mulaw_to_pcm16
 from pipeline.ingest.files import AudioFileError, CallAudio, target_rate
+from streams.platform.audio_codec import mulaw_to_pcm16
 
 pytestmark = pytest.mark.unit
 

@@ -65,7 +65,7 @@ def test_pad_silence_and_rejects() -> None:
 
 
 def test_frames_roundtrip_through_the_wire_record() -> None:
-    from streams.contract.records import AudioFrame
+    from streams.contract.audio import AudioFrame
 
     f = Framer("call-9", "pcm16le", 8000, ("agent", "customer"), frame_ms=100)
     (frame,) = f.push("customer", b"\x01\x00" * 800, now=5.5)

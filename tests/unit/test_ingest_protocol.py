@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.protocol import AudioIn, CallRegistry, Close, IngestSession, Limits, Reply
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 
 pytestmark = pytest.mark.unit
 

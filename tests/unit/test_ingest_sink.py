@@ -14,7 +14,8 @@ import pytest
 
 from pipeline.ingest.metrics import IngestMetrics
 from pipeline.ingest.sink import ByteBoundedQueue, KafkaSink
-from streams.contract.records import AudioFrame, CallEvent
+from streams.contract.audio import AudioFrame
+from streams.contract.records import CallEvent
 
 pytestmark = pytest.mark.unit
 

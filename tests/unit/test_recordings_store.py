@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.recordings import spool
-from pipeline.recordings.spool import SpooledFrame
-from pipeline.recordings.store import RecordingStore, call_dir_name
+from streams.platform import recording_spool as spool
+from streams.platform.recording_spool import SpooledFrame
+from streams.platform.recording_store import RecordingStore, call_dir_name
 
 pytestmark = pytest.mark.unit
 

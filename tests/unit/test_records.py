@@ -4,20 +4,19 @@ import json
 
 import pytest
 
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import (
-    TOPIC_RECORDS,
     Alert,
-    AudioFrame,
     CallEvent,
     CallSummary,
     EmotionReading,
     EmotionState,
-    RecordDecodeError,
     Suggestion,
     TranscriptSegment,
     Word,
-    decode,
 )
+from streams.contract.topics import TOPIC_RECORDS
 
 pytestmark = pytest.mark.unit
 

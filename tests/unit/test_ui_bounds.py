@@ -15,7 +15,8 @@ from assist_ui.fanout import MAX_SNAPSHOT_BYTES, MAX_WATCHED, Hub, dumps
 from assist_ui.live_state import LiveState
 from assist_ui.server import CLOSE_BAD_MESSAGE, UiServer
 from assist_ui.settings import UiSettings
-from streams.contract.records import EmotionState, RecordDecodeError, TranscriptSegment, decode
+from streams.contract.codec import RecordDecodeError, decode
+from streams.contract.records import EmotionState, TranscriptSegment
 
 pytestmark = pytest.mark.unit
 

@@ -26,7 +26,10 @@ from assist_ui.samples import sample_call
 from assist_ui.sink import QaSink
 from pipeline.emotion.metrics import EmotionMetrics
 from pipeline.emotion.worker import decode_input
-from streams.contract.records import TOPIC_RECORDS, AudioFrame, EmotionReading, RecordDecodeError, decode
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode, record_fields
+from streams.contract.records import EmotionReading
+from streams.contract.topics import TOPIC_RECORDS
 
 pytestmark = pytest.mark.unit
 
@@ -75,7 +78,7 @@ def payloads(cls: type) -> st.SearchStrategy[Any]:
     return st.one_of(
         st.binary(max_size=200),
         json_values.map(_dumps),
-        st.dictionaries(st.sampled_from(sorted(cls._options.fields)), json_values).map(_dumps),
+        st.dictionaries(st.sampled_from(sorted(record_fields(cls)[0])), json_values).map(_dumps),
         mutated_records(cls),
         st.integers(1, 5000).map(lambda n: b"[" * n + b"]" * n),
         st.none(),

@@ -21,14 +21,10 @@ from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.samples import sample_call
 from assist_ui.sink import QaSink
-from streams.contract.records import (
-    TOPIC_RECORDS,
-    AudioFrame,
-    CallSummary,
-    RecordDecodeError,
-    TranscriptSegment,
-    decode,
-)
+from streams.contract.audio import AudioFrame
+from streams.contract.codec import RecordDecodeError, decode, record_fields
+from streams.contract.records import CallSummary, TranscriptSegment
+from streams.contract.topics import TOPIC_RECORDS
 
 pytestmark = pytest.mark.unit
 
@@ -129,14 +125,14 @@ def _float_fields() -> list[tuple[type, str]]:
     for cls in TOPIC_RECORDS.values():
         if cls is AudioFrame:
             continue
-        out += [(cls, name) for name, typ in cls._options.fields.items() if typ is float]
+        out += [(cls, name) for name, typ in record_fields(cls)[0].items() if typ is float]
     return out
 
 
 @pytest.mark.parametrize(("cls", "name"), _float_fields(), ids=lambda x: getattr(x, "__name__", x))
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_item4_non_finite_numbers_are_refused_on_every_topic(cls: type, name: str, constant: str) -> None:
-    required = {f: _sample(t, f) for f, t in cls._options.fields.items() if f not in cls._options.defaults}
+    required = {f: _sample(t, f) for f, t in record_fields(cls)[0].items() if f not in record_fields(cls)[1]}
     good = json.dumps(required)
     decode(cls, good)  # the sample itself is valid
     bad = json.dumps({**required, name: 0.0}).replace(f'"{name}": 0.0', f'"{name}": {constant}')
@@ -149,6 +145,8 @@ def _sample(typ: Any, name: str) -> Any:
         return "agent"
     if typing.get_origin(typ) is dict:
         return {}
+    if typing.get_origin(typ) is typing.Literal:  # a vocabulary (severity, rule kind, ...)
+        return typing.get_args(typ)[0]
     return {str: "x", float: 1.0, int: 1, bool: True}.get(typ, [])
 
 

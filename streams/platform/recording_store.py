@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from pipeline.audio import decode_payload, mulaw_to_pcm16, resample
-from pipeline.recordings.spool import SpooledFrame
+from streams.platform.audio_codec import decode_payload, mulaw_to_pcm16, resample
+from streams.platform.recording_spool import SpooledFrame
 
 CHANNELS = ("agent", "customer")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from streams.contract.records import AudioFrame
+from streams.contract.audio import AudioFrame
 
 
 def _mulaw_decode_table() -> np.ndarray:
