@@ -12,30 +12,14 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
 from streams.platform import aiokafka_fixes
 from streams.platform.settings import CommonSettings
 from streams.worker import embedded_faust
-from streams.worker.faust_fixes import CallassistApp, SnapshotTransport
+from streams.worker.faust_fixes import CallassistApp
 
 aiokafka_fixes.apply()  # Faust's consumers stop through the same aiokafka Fetcher
-
-
-class IdempotentProducer(faust_aiokafka.Producer):
-    """Faust's aiokafka producer, idempotent outside transactions too (Faust enables it only for
-    exactly-once): a retried send after a broker failover writes no duplicate alert or suggestion."""
-
-    def _settings_extra(self) -> dict[str, Any]:
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
-
-
-class IdempotentTransport(SnapshotTransport):
-    """CallassistApp's transport (it keeps the SnapshotConsumer recovery fix: without it a restarted
-    worker drops stream records at the hand-over, on Kafka as on Tansu) with the idempotent producer."""
-
-    Producer = IdempotentProducer
 
 
 def make_app(
@@ -70,9 +54,8 @@ def make_app(
     conf.update(overrides)
     Path(conf["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     # Faust's recovery can lose stream records at the hand-over: CallassistApp fixes it (streams.worker.faust_fixes)
-    app = CallassistApp(app_id, **conf)
-    if settings.producer_idempotence and not settings.broker_embedded:
-        app.transport = IdempotentTransport(app.conf.broker_consumer, app)
+    idempotent = settings.producer_idempotence and not settings.broker_embedded
+    app = CallassistApp(app_id, idempotent_producer=idempotent, **conf)
     if registry is not None:
         prefix = "callassist_faust"
         app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, prefix))

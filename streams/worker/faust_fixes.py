@@ -23,6 +23,13 @@ does not isolate (read from the code, and reported upstream).
    partitions are still paused, clear the buffers, then resume the partitions and the flow.
 
 :class:`CallassistApp` installs both; :func:`streams.worker.faust_app.make_app` builds it.
+The fixes reach into Faust internals, so they are pinned to the release they were written and
+tested against: another Faust version refuses to start until someone re-checks them
+(:func:`check_faust_version`), instead of silently losing records again.
+
+On Apache Kafka the app's producer is also idempotent (:class:`IdempotentProducer`): Faust
+enables idempotence only for exactly-once, and a retried send after a broker failover would
+otherwise write a duplicate alert or suggestion.
 """
 
 from __future__ import annotations
@@ -36,6 +43,18 @@ from faust.tables.recovery import Recovery
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
+
+#: the Faust release these fixes were written and tested against (pyproject.toml pins it)
+TESTED_FAUST_VERSION = "0.15.3"
+
+
+def check_faust_version(version: str = faust.__version__) -> None:
+    if version != TESTED_FAUST_VERSION:
+        raise RuntimeError(
+            f"streams.worker.faust_fixes patches Faust {TESTED_FAUST_VERSION} internals, but Faust {version} "
+            "is installed: re-run tests/integration/test_faults_streams_restart.py and re-check each fix "
+            "against the new release, then update TESTED_FAUST_VERSION"
+        )
 
 
 class SafeResumeRecovery(Recovery):
@@ -111,12 +130,31 @@ class SnapshotTransport(aiokafka_driver.Transport):
     Consumer = SnapshotConsumer
 
 
-class CallassistApp(faust.App):
-    """A Faust app whose consumer and table recovery carry the two fixes above."""
+class IdempotentProducer(aiokafka_driver.Producer):
+    """Faust's aiokafka producer, idempotent outside transactions too (acks=all, enable_idempotence)."""
 
-    def __init__(self, id: str, **options: Any) -> None:  # noqa: A002 - faust.App's own parameter name
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(SnapshotTransport):
+    """:class:`SnapshotTransport` (the recovery fix stays on) with the idempotent producer."""
+
+    Producer = IdempotentProducer
+
+
+class CallassistApp(faust.App):
+    """A Faust app whose consumer and table recovery carry the two fixes above.
+
+    ``idempotent_producer``: produce through :class:`IdempotentProducer` (Apache Kafka; the
+    embedded broker does not support idempotent producers).
+    """
+
+    def __init__(self, id: str, *, idempotent_producer: bool = False, **options: Any) -> None:  # noqa: A002
+        check_faust_version()
+        self._transport_cls = IdempotentTransport if idempotent_producer else SnapshotTransport
         options.setdefault("TableManager", SafeResumeTableManager)
         super().__init__(id, **options)
 
     def _new_transport(self) -> TransportT:
-        return SnapshotTransport(self.conf.broker_consumer, self)
+        return self._transport_cls(self.conf.broker_consumer, self)

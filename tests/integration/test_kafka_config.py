@@ -13,7 +13,8 @@ from streams.platform.broker import EmbeddedBroker
 from streams.platform.kafka_broker import KafkaCluster
 from streams.platform.kafka_clients import ensure_topics, make_producer, start_client
 from streams.platform.settings import CommonSettings
-from streams.worker.faust_app import IdempotentProducer, make_app
+from streams.worker.faust_app import make_app
+from streams.worker.faust_fixes import IdempotentProducer
 
 pytestmark = pytest.mark.integration
 

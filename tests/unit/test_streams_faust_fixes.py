@@ -123,5 +123,22 @@ def test_the_streams_app_is_built_with_both_fixes(tmp_path: Path) -> None:
     assert type(app.tables.recovery) is SafeResumeRecovery
     assert type(app.transport).Consumer is SnapshotConsumer
     # on a real Kafka broker the idempotent producer comes on top of the fix, never instead of it
-    from streams.worker.faust_app import IdempotentProducer
+    from streams.worker.faust_fixes import IdempotentProducer
     assert settings.producer_idempotence and type(app.transport).Producer is IdempotentProducer
+
+
+def test_the_embedded_broker_app_keeps_the_fix_without_the_idempotent_producer(tmp_path: Path) -> None:
+    from streams.worker.faust_fixes import IdempotentProducer
+
+    settings = CommonSettings(broker_url="127.0.0.1:1", broker_embedded=True, data_dir=tmp_path)
+    app = make_app(settings, "fixes-probe-embedded")
+    assert type(app.transport).Consumer is SnapshotConsumer
+    assert type(app.transport).Producer is not IdempotentProducer
+
+
+def test_another_faust_release_refuses_to_start_until_the_fixes_are_rechecked() -> None:
+    from streams.worker.faust_fixes import TESTED_FAUST_VERSION, check_faust_version
+
+    check_faust_version(TESTED_FAUST_VERSION)
+    with pytest.raises(RuntimeError, match="re-check each fix"):
+        check_faust_version("0.16.0")
