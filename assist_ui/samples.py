@@ -24,7 +24,7 @@ from streams.contract.records import (
 @dataclass(frozen=True)
 class Step:
     at: float  # seconds after the call start
-    topic: str  # a key of streams.contract.records.TOPIC_RECORDS
+    topic: str  # a key of streams.contract.topics.TOPIC_RECORDS
     record: Any
 
 

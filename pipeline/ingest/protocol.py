@@ -2,7 +2,7 @@
 
 Feed it what arrived (:meth:`IngestSession.receive_text`, :meth:`receive_bytes`,
 :meth:`connection_lost`); it returns what to do: records to produce
-(:class:`~streams.contract.records.CallEvent`, :class:`~streams.contract.records.AudioFrame`), JSON
+(:class:`~streams.contract.records.CallEvent`, :class:`~streams.contract.audio.AudioFrame`), JSON
 :class:`Reply` messages for the client and at most one :class:`Close`.  It never touches
 a socket, so every bad-input case is unit-tested by feeding bytes (tests/unit).
 

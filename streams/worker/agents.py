@@ -6,7 +6,7 @@ in a Faust table keyed by call_id.  One agent rather than three because all thre
 update the same per-call state: separate agents would interleave their read-modify-write
 cycles on one call and lose updates.
 
-Per record: decode raw bytes with :func:`streams.contract.records.decode` (a malformed record is
+Per record: decode raw bytes with :func:`streams.contract.codec.decode` (a malformed record is
 logged, counted and skipped), run :class:`streams.assist.assistant.Assistant` in an executor thread
 (retrieval and matching stay off the event loop), produce the outputs and wait until the
 broker has them, and only then write the table.  A crash in between therefore replays the

@@ -1,7 +1,7 @@
 """Faust app factory: one place where a Faust worker is configured from settings.
 
 Agents consume raw bytes (``value_serializer='raw'``) and decode with
-:func:`streams.contract.records.decode`, so a malformed record is logged, counted and skipped
+:func:`streams.contract.codec.decode`, so a malformed record is logged, counted and skipped
 instead of killing the stream inside Faust's deserialiser.
 """
 
