@@ -38,7 +38,8 @@ PRODUCTION = ("production", "external-db")
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 IMAGE = "ghcr.io/callassist/callassist:0.1.0"
 COMPONENTS = {"ingest": "pipeline/ingest", "asr": "pipeline/asr", "emotion": "pipeline/emotion",
-              "streams": "streams", "ui": "assist_ui"}
+              "recordings": "pipeline/recordings", "streams": "streams/platform", "ui": "assist_ui"}
+STATEFUL = ("recordings",)  # keeps a durable spool on a PersistentVolume: a StatefulSet, one replica
 WORKERS = ("asr", "emotion", "streams")  # Kafka consumers scaled by KEDA on their group's lag
 # Faust input topics (CommonSettings attribute names): co-partitioned with the Faust changelogs.
 STREAMS_INPUTS = ("topic_events", "topic_transcripts", "topic_emotion")
@@ -46,7 +47,8 @@ STREAMS_INPUTS = ("topic_events", "topic_transcripts", "topic_emotion")
 COPARTITIONED = (("asr", "topic_asr_checkpoints", "topic_audio"),)
 # Secrets the manifests reference, never committed (k8s/README.md says how to create them): name -> keys
 SECRETS = {"callassist-db": {"postgres-password", "database-url"}, "callassist-ingest-tokens": {"tokens"},
-           "callassist-ui-users": {"users.json"}}
+           "callassist-ui-users": {"users.json"},
+           "callassist-recordings-s3": {"access-key-id", "secret-access-key"}}
 
 Doc = dict[str, Any]
 
@@ -87,6 +89,11 @@ def workloads(docs) -> list[Doc]:
     return of_kind(docs, "Deployment") + of_kind(docs, "StatefulSet")
 
 
+def components(docs) -> list[Doc]:
+    """The callassist processes (Deployments and the recording sink's StatefulSet; not PostgreSQL's)."""
+    return [w for w in workloads(docs) if w["metadata"]["labels"].get("app.kubernetes.io/name") == "callassist"]
+
+
 def selects(selector: dict, labels: dict) -> bool:
     """matchLabels/matchExpressions (In only, as used here) against a pod's labels."""
     if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
@@ -106,7 +113,7 @@ def settings_from(docs, monkeypatch, name: str | None = None) -> CommonSettings:
     env = dict(config[0]["data"])
     cls: type[CommonSettings] = CommonSettings
     if name is not None:
-        (d,) = [d for d in of_kind(docs, "Deployment") if component(d) == name]
+        (d,) = [d for d in components(docs) if component(d) == name]
         env.update({e["name"]: e["value"] for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])
                     if "value" in e})
         cls = component_settings(name) or CommonSettings
@@ -317,8 +324,9 @@ def test_kafka_replication_is_consistent(build):
 def test_deployments_run_each_component_with_probes_and_drain(build, monkeypatch):
     docs = render(build)
     settings = settings_from(docs, monkeypatch)
-    deployments = {component(d): d for d in of_kind(docs, "Deployment")}
+    deployments = {component(d): d for d in components(docs)}
     assert sorted(deployments) == sorted(COMPONENTS)
+    assert sorted(component(d) for d in components(docs) if d["kind"] == "StatefulSet") == sorted(STATEFUL)
     config_names = {c["metadata"]["name"] for c in of_kind(docs, "ConfigMap")}
     for name, d in deployments.items():
         pod = d["spec"]["template"]["spec"]
@@ -355,7 +363,7 @@ def test_env_names_exist_in_settings(build, name, monkeypatch):
     config = next(c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("callassist-config"))
     common = {f"CALLASSIST_{f.upper()}" for f in CommonSettings.model_fields}
     assert set(config["data"]) <= common, set(config["data"]) - common
-    (d,) = [d for d in of_kind(docs, "Deployment") if component(d) == name]
+    (d,) = [d for d in components(docs) if component(d) == name]
     names = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
     names = {n for n in names if n.startswith("CALLASSIST_")}
     if not names:
@@ -442,13 +450,32 @@ def test_selectors_reach_their_pods(build):
         if pm["metadata"]["name"] != "callassist":
             continue  # the Strimzi one selects pods that the operator creates
         targets = matched(pm["spec"]["selector"])
-        assert len(targets) == len(of_kind(docs, "Deployment")), "every component is scraped"
+        assert len(targets) == len(components(docs)), "every component is scraped"
         for labels, spec in targets:
             assert pm["spec"]["jobLabel"] in labels
             for ep in pm["spec"]["podMetricsEndpoints"]:
                 assert port_number(spec, ep["port"]), f"no port {ep['port']}"
     for labels, spec in matched({"matchLabels": {"app.kubernetes.io/name": "callassist"}}):
         assert allowed(labels, port_number(spec, "metrics")), "metrics port not reachable by Prometheus"
+
+
+@pytest.mark.parametrize("build", list(PRODUCTION))
+def test_the_recording_sink_keeps_its_spool_and_writes_where_qa_plays_from(build, monkeypatch):
+    docs = render(build)
+    sink = one(docs, "StatefulSet", "callassist-recordings")
+    assert sink["spec"]["replicas"] == 1, "one sink; a moved partition would strand its spooled frames"
+    assert not [so for so in of_kind(docs, "ScaledObject") if so["spec"]["scaleTargetRef"]["name"] == "callassist-recordings"]
+    assert one(docs, "Service", sink["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
+    (claim,) = sink["spec"]["volumeClaimTemplates"]
+    (c,) = sink["spec"]["template"]["spec"]["containers"]
+    mount = next(m["mountPath"] for m in c["volumeMounts"] if m["name"] == claim["metadata"]["name"])
+    recordings = settings_from(docs, monkeypatch, "recordings")
+    assert recordings.spool_dir.is_relative_to(mount), "the spool must be on the persistent volume"
+    ui = settings_from(docs, monkeypatch, "ui")
+    assert recordings.recordings_backend == "s3" and recordings.recordings_s3_bucket
+    for field in ("recordings_backend", "recordings_s3_bucket", "recordings_s3_prefix",
+                  "recordings_s3_endpoint_url", "recordings_s3_region"):
+        assert getattr(ui, field) == getattr(recordings, field), f"the UI plays from another place: {field}"
 
 
 def test_grafana_dashboard_is_shipped_as_a_labelled_configmap():
