@@ -159,3 +159,15 @@ def test_a_blocking_service_keeps_its_own_loop_and_exit_code() -> None:
     svc = BlockingFake()
     assert run_service(lambda _reg: svc, component="streams") == 3
     assert svc.calls == ["start", "run", "stop"]
+
+
+def test_system_exit_in_start_still_stops_and_propagates() -> None:
+    made = []
+
+    def make(reg):
+        made.append(FakeService(reg, fail_start=SystemExit("callassist asr: no model")))
+        return made[0]
+
+    with pytest.raises(SystemExit, match="no model"):
+        run_service(make, component="asr")
+    assert made[0].calls == ["start", "stop"]
