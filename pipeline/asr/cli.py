@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class _AsrService:
 
     def __init__(self, settings, registry) -> None:
         self.settings, self.registry = settings, registry
-        self.worker = None
+        self.worker: Any = None  # an AsrWorker once the models are loaded
 
     def ready(self) -> bool:
         return self.worker is not None and self.worker.ready()

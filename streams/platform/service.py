@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from prometheus_client import CollectorRegistry
 
@@ -52,7 +52,7 @@ class AsyncService(Protocol):
         """/readyz; called from the metrics thread, so cheap and without awaiting."""
         ...
 
-    async def start(self) -> None:
+    async def start(self) -> object:
         """Acquire everything (models, broker clients, sockets); fail here, not later."""
         ...
 
@@ -74,14 +74,14 @@ class BlockingService(Protocol):
 
     def ready(self) -> bool: ...
 
-    def start(self) -> None: ...
+    def start(self) -> object: ...
 
     def run(self) -> int: ...
 
     def stop(self) -> None: ...
 
 
-S = TypeVar("S", AsyncService, BlockingService)
+S = TypeVar("S", bound=AsyncService | BlockingService)
 
 
 def run_service(
@@ -114,8 +114,9 @@ def run_service(
     server = serve_metrics(registry, metrics_host, metrics_port, ready)
     try:
         if inspect.iscoroutinefunction(service.run):
-            return asyncio.run(_lifecycle(service, draining, name, banner, usage_errors, stop_timeout_s))  # type: ignore[arg-type]
-        return _blocking_lifecycle(service, draining, name, banner, usage_errors)  # type: ignore[arg-type]
+            async_service = cast(AsyncService, service)  # the shape of run() tells the two kinds apart
+            return asyncio.run(_lifecycle(async_service, draining, name, banner, usage_errors, stop_timeout_s))
+        return _blocking_lifecycle(cast(BlockingService, service), draining, name, banner, usage_errors)
     finally:
         if server is not None:
             server.stop()
@@ -193,9 +194,9 @@ async def _start_and_run(
             return EXIT_FAILED
     finally:
         asked.cancel()
-    exc = run.exception()
-    if exc is not None:
-        log.error("%s: failed", name, exc_info=exc)
+    error = run.exception()
+    if error is not None:
+        log.error("%s: failed", name, exc_info=error)
         return EXIT_FAILED
     return EXIT_OK
 
