@@ -49,9 +49,12 @@ class UiApp:
         self.bridge_ready = asyncio.Event()
         self.sink_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._metrics_server: Any = None
         self._lag_task: asyncio.Task[None] | None = None
         self._ready = False
+
+    def is_ready(self) -> bool:
+        """/readyz from the metrics thread: the flag :meth:`_watch_readiness` keeps fresh."""
+        return self._ready
 
     async def ready(self) -> bool:
         if self.stop_event.is_set():
@@ -82,11 +85,7 @@ class UiApp:
             self._tasks.append(self._supervise("qa sink", lambda: consume_qa_calls(
                 self.settings, self.sink, self.stop_event, self.sink_ready, self.consumers), self.sink_ready))
         self._lag_task = asyncio.create_task(self.metrics.lag.run(self._sample_lag), name="ui-lag")
-        from streams.platform.observability import serve_metrics
-
-        self._metrics_server = serve_metrics(
-            self.metrics.registry, self.settings.metrics_host, self.settings.metrics_port, lambda: self._ready
-        )
+        # /metrics /healthz /readyz: served by the process bootstrap (streams.platform.service.run_service)
         return self
 
     async def _sample_lag(self) -> dict[str, int]:
@@ -136,8 +135,6 @@ class UiApp:
         self._tasks.clear()
         await self.server.stop()
         await self.store.close()
-        if self._metrics_server is not None:
-            self._metrics_server.stop()
 
     async def run_forever(self) -> None:
         await self.start()

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -45,22 +43,45 @@ def _settings(args: argparse.Namespace, **extra: Any) -> UiSettings:
     return UiSettings(**overrides, **extra)
 
 
-async def _run(settings: UiSettings) -> int:
-    from assist_ui.app import UiApp
+def _run(settings: UiSettings) -> int:
+    """The server under run_service (registry, shared series, /metrics, signals, exit code)."""
+    from streams.platform.service import run_service
 
-    app = UiApp(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, app.stop_event.set)
-    await app.start()
-    print(f"callassist ui: {app.server.url}/  (agent {app.server.url}/agent, supervisor "
-          f"{app.server.url}/supervisor, QA {app.server.url}/qa)", flush=True)
-    try:
-        await app.stop_event.wait()
-    finally:
-        await app.stop()
-    return 0
+    def banner(service: _UiService) -> str:
+        url = service.app.server.url
+        return f"callassist ui: {url}/  (agent {url}/agent, supervisor {url}/supervisor, QA {url}/qa)"
+
+    return run_service(
+        lambda registry: _UiService(settings, registry),
+        component="ui",
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+        banner=banner,
+    )
+
+
+class _UiService:
+    """:class:`~assist_ui.app.UiApp` in run_service's start / run / stop."""
+
+    def __init__(self, settings: UiSettings, registry: Any) -> None:
+        from assist_ui.app import UiApp
+
+        self.app = UiApp(settings, registry)
+
+    def ready(self) -> bool:
+        return self.app.is_ready()
+
+    async def start(self) -> None:
+        await self.app.start()
+
+    async def run(self) -> None:
+        await self.app.stop_event.wait()
+
+    def request_stop(self) -> None:
+        self.app.stop_event.set()
+
+    async def stop(self) -> None:
+        await self.app.stop()
 
 
 async def _migrate(settings: UiSettings) -> int:
@@ -121,8 +142,8 @@ def main(argv: Sequence[str]) -> int:
             return asyncio.run(_sample(_settings(args), args))
         if args.command == "sink":
             settings = _settings(args, ui_bridge_enabled=False, ui_port=0, ui_host="127.0.0.1")
-            return asyncio.run(_run(settings))
-        return asyncio.run(_run(_settings(args)))
+            return _run(settings)
+        return _run(_settings(args))
     except (UsersFileError, ValueError) as exc:
         print(f"callassist ui: {exc}", file=sys.stderr)
         return 2

@@ -170,7 +170,7 @@ async def bench_kafka(model_dir: Path, channels: dict[str, np.ndarray], sr: int,
             if expected is not None and got >= expected:
                 break
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        worker.stop()
+        worker.request_stop()
         await task
         await consumer.stop()
     return {

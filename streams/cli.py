@@ -78,7 +78,7 @@ def _kb_search(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.worker.agents import run_worker
+    from streams.worker.process import run_worker
 
     return run_worker()
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,53 @@ def main(argv: list[str]) -> int:
         return _transcribe(settings, args)
     if args.cmd == "model":
         return _model(settings)
-    from pipeline.asr.worker import run_worker
+    return _run_worker(settings)
 
-    return asyncio.run(run_worker(settings))
+
+def _run_worker(settings) -> int:
+    """The live worker under run_service (registry, shared series, /metrics, signals, exit code)."""
+    from streams.platform.service import run_service
+
+    return run_service(
+        lambda registry: _AsrService(settings, registry),
+        component="asr",
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+    )
+
+
+class _AsrService:
+    """:class:`~pipeline.asr.worker.AsrWorker` in run_service's start / run / stop.
+
+    ``start()`` loads the models (off the loop: explicit, fails before any broker work);
+    ``run()`` is the worker's own connect-and-consume loop, which closes the worker (final
+    checkpoint, then the clients) on its way out, so ``stop()`` has nothing left to release.
+    """
+
+    def __init__(self, settings, registry) -> None:
+        self.settings, self.registry = settings, registry
+        self.worker: Any = None  # an AsrWorker once the models are loaded
+
+    def ready(self) -> bool:
+        return self.worker is not None and self.worker.ready()
+
+    async def start(self) -> None:
+        from pipeline.asr.metrics import AsrMetrics
+        from pipeline.asr.worker import AsrWorker
+
+        self.settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
+        engine, vad_factory = await asyncio.to_thread(_load, self.settings)
+        self.worker = AsrWorker(self.settings, engine, vad_factory, AsrMetrics(self.registry))
+
+    async def run(self) -> None:
+        await self.worker.run()
+
+    def request_stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()  # drain: a final checkpoint, then commit
+
+    async def stop(self) -> None:
+        return None
 
 
 def _load(settings):

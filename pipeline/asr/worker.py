@@ -354,27 +354,3 @@ class AsrWorker(CheckpointMixin):
         self.pending_end.pop(call_id, None)
         self.last_audio.pop(call_id, None)
 
-
-async def run_worker(settings: AsrSettings) -> int:
-    from prometheus_client import CollectorRegistry
-
-    from pipeline.asr.cli import _load
-    from streams.platform.observability import serve_metrics
-
-    settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
-    registry = CollectorRegistry()
-    loop = asyncio.get_running_loop()
-    engine, vad_factory = await loop.run_in_executor(None, _load, settings)  # explicit load, off the loop
-    worker = AsrWorker(settings, engine, vad_factory, AsrMetrics(registry))
-    server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, worker.ready)
-    import signal
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, worker.stop)
-    try:
-        await worker.run()
-    finally:
-        if server is not None:
-            server.stop()
-    return 0

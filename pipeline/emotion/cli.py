@@ -8,10 +8,7 @@ callassist emotion evaluate DIR [--telephone] [--opening calm|mixed|none] [--see
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +56,7 @@ def main(argv: Sequence[str]) -> int:
             return _score(settings, args)
         if args.command == "evaluate":
             return _evaluate(settings, args)
-        return asyncio.run(serve(settings))
+        return serve(settings)
     except ModelError as exc:
         print(f"callassist emotion: {exc}", file=sys.stderr)
         return 2
@@ -107,25 +104,16 @@ def _evaluate(settings: EmotionSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(settings: EmotionSettings) -> int:
-    from prometheus_client import CollectorRegistry
-
+def serve(settings: EmotionSettings) -> int:
+    """The live worker under run_service (registry, shared series, /metrics, signals, exit code)."""
     from pipeline.emotion.worker import EmotionWorker
-    from streams.platform.observability import serve_metrics
+    from streams.platform.service import run_service
 
-    registry = CollectorRegistry()
-    worker = EmotionWorker(settings, registry)
-    # /healthz answers while the model loads and the broker connects; /readyz only after
-    metrics_server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, worker.ready)
-    try:
-        await worker.start()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, worker.stop)
-        print("callassist emotion: worker running", flush=True)
-        await worker.run()
-    finally:
-        if metrics_server is not None:
-            metrics_server.stop()
-    return 0
+    return run_service(
+        lambda registry: EmotionWorker(settings, registry),
+        component="emotion",
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+        banner=lambda _worker: "callassist emotion: worker running",
+        usage_errors=(ModelError,),  # a missing or broken model: the message, exit 2
+    )

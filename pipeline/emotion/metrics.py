@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.platform import metrics_catalogue as cat
 from streams.platform.observability import malformed_counter
+
+COMPONENT = "emotion"
 
 
 class EmotionMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        # -- catalogue series (docs/metrics.md), shared with every process -------------------
+        cat.build_info(r, COMPONENT)
+        self.errors = cat.Errors(r, COMPONENT)
+        self.calls_now = cat.active_calls(r, COMPONENT)  # callassist_active_calls{component="emotion"}
+        self.audio_seconds = cat.audio_seconds(r)  # {channel}, consumed
+        self.frames_dropped = cat.frames_dropped(r)  # {reason}
+        # -- the worker's own detail ---------------------------------------------------------
         self.records = Counter(
             "callassist_emotion_records",
             "Input records by topic kind and result (ok, duplicate, bad)",

@@ -30,6 +30,8 @@ from streams.contract.audio import AudioFrame
 from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import CallEvent, EmotionReading
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
+from streams.platform.lag import ConsumerLag
+from streams.platform.lag import stop as lag_stop
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def decode_input(
     except RecordDecodeError as exc:
         metrics.records.labels(kind, "bad").inc()
         metrics.malformed.labels(topic).inc()
+        metrics.errors.inc("malformed_record")
         log.warning("skipping bad %s record at %s: %s", kind, where, exc)
         return None
     metrics.records.labels(kind, "ok").inc()
@@ -70,12 +73,19 @@ class EmotionWorker:
         self._producer: AIOKafkaProducer | None = None
         self._stop = asyncio.Event()
         self._ready = False
+        self.lag = ConsumerLag(self.metrics.registry, [settings.topic_audio, settings.topic_events])
+        self._lag_task: asyncio.Task[None] | None = None
 
     def ready(self) -> bool:
         return self._ready
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Make :meth:`run` return after the batch in hand (the signal handler of run_service)."""
+        self._ready = False  # /readyz answers 503 from the moment we drain
         self._stop.set()
+
+    async def stop(self) -> None:
+        await self.close()
 
     async def start(self) -> None:
         s = self.settings
@@ -96,6 +106,7 @@ class EmotionWorker:
             await producer.stop()
             raise
         self._producer, self._consumer = producer, consumer
+        self._lag_task = self.lag.start_aiokafka(consumer)
         self._ready = True
         log.info("emotion worker consuming %s and %s", s.topic_audio, s.topic_events)
 
@@ -117,6 +128,7 @@ class EmotionWorker:
                 rec = decode_input(self.metrics, self.settings.topic_audio, tp.topic, msg.value, f"{tp}:{msg.offset}")
                 if isinstance(rec, AudioFrame):
                     frames.append(rec)
+                    self.metrics.audio_seconds.labels(rec.channel).inc(rec.duration)
                 elif isinstance(rec, CallEvent) and rec.kind == "ended":
                     ended.append(rec.call_id)
         loop = asyncio.get_running_loop()
@@ -127,10 +139,12 @@ class EmotionWorker:
             self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         if self.engine.stats.duplicates > dups:
             self.metrics.records.labels("audio", "duplicate").inc(self.engine.stats.duplicates - dups)
+            self.metrics.frames_dropped.labels("duplicate").inc(self.engine.stats.duplicates - dups)
         await self._produce(readings, frames)
         if batches:
             await self._consumer.commit()  # only after every output was acknowledged
         self.metrics.active_calls.set(len(self.engine.calls))
+        self.metrics.calls_now.set(len(self.engine.calls))
         return len(readings)
 
     def _analyse(self, frames: list[AudioFrame], ended: list[str]) -> list[EmotionReading]:
@@ -166,7 +180,10 @@ class EmotionWorker:
             self.metrics.lag_seconds.observe(max(0.0, time.time() - captured))
 
     async def close(self) -> None:
+        """Stop the clients and the executor; idempotent (run() closes, then run_service's stop())."""
         self._ready = False
+        await lag_stop(self._lag_task)
+        self._lag_task = None
         for client in (self._consumer, self._producer):
             if client is not None:
                 try:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -83,40 +81,19 @@ def main(argv: Sequence[str]) -> int:
             return 1
         print(result.to_json())
         return 0 if not result.errors else 1
-    try:
-        return asyncio.run(serve(settings))
-    except ConfigError as exc:
-        print(f"callassist ingest: {exc}", file=sys.stderr)
-        return 2
+    return serve(settings)
 
 
-async def serve(settings: IngestSettings) -> int:
-    from prometheus_client import CollectorRegistry
-
+def serve(settings: IngestSettings) -> int:
+    """The gateway under run_service (registry, shared series, /metrics, signals, exit code)."""
     from pipeline.ingest.service import IngestService
-    from streams.platform.observability import serve_metrics
+    from streams.platform.service import run_service
 
-    registry = CollectorRegistry()
-    service = IngestService(settings, registry)
-    # /healthz answers while the broker connection is made; /readyz only once calls are accepted
-    metrics_server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, service.ready)
-    try:
-        await service.start()
-    except BaseException:
-        if metrics_server is not None:
-            metrics_server.stop()
-        raise
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    print(f"callassist ingest: listening on {service.url}", flush=True)
-    try:
-        await stop.wait()
-        log.info("shutting down: ending open calls")
-    finally:
-        await service.stop()
-        if metrics_server is not None:
-            metrics_server.stop()
-    return 0
+    return run_service(
+        lambda registry: IngestService(settings, registry),
+        component="ingest",
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+        banner=lambda service: f"callassist ingest: listening on {service.url}",
+        usage_errors=(ConfigError,),  # auth misconfigured: the message, exit 2
+    )

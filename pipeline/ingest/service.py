@@ -66,6 +66,7 @@ class IngestService:
         self.producer: Any = None
         self.sink: KafkaSink | None = None
         self.gateway: IngestGateway | None = None
+        self._stop_asked = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -87,6 +88,14 @@ class IngestService:
             await stop_sink(self.producer, self.sink, 1.0)
             raise
         return self
+
+    async def run(self) -> None:
+        """Serve until :meth:`request_stop` (the gateway's connections run on their own tasks)."""
+        await self._stop_asked.wait()
+
+    def request_stop(self) -> None:
+        log.info("shutting down: ending open calls")
+        self._stop_asked.set()
 
     async def stop(self) -> None:
         timeout = self.settings.ingest_drain_timeout_s

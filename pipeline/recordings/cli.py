@@ -6,9 +6,6 @@ callassist recordings [run]
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -27,27 +24,18 @@ def main(argv: Sequence[str]) -> int:
     except ValidationError as exc:
         print(f"callassist recordings: invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    return asyncio.run(serve(settings))
+    return serve(settings)
 
 
-async def serve(settings: RecordingSettings) -> int:
-    from prometheus_client import CollectorRegistry
-
+def serve(settings: RecordingSettings) -> int:
+    """The sink under run_service (registry, shared series, /metrics, signals, exit code)."""
     from pipeline.recordings.worker import RecordingSink
-    from streams.platform.observability import serve_metrics
+    from streams.platform.service import run_service
 
-    registry = CollectorRegistry()
-    sink = RecordingSink(settings, registry)
-    metrics_server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, sink.ready)
-    try:
-        await sink.start()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, sink.stop)
-        print(f"callassist recordings: writing to {settings.store_dir}", flush=True)
-        await sink.run()
-    finally:
-        if metrics_server is not None:
-            metrics_server.stop()
-    return 0
+    return run_service(
+        lambda registry: RecordingSink(settings, registry),
+        component="recordings",
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+        banner=lambda _sink: f"callassist recordings: writing to {settings.store_dir}",
+    )

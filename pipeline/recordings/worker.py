@@ -28,8 +28,11 @@ from pipeline.recordings.settings import RecordingSettings
 from streams.contract.audio import AudioFrame
 from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import CallEvent
+from streams.platform import metrics_catalogue as cat
 from streams.platform import recording_spool as spool
 from streams.platform.kafka_clients import ensure_topics, make_consumer, start_client
+from streams.platform.lag import ConsumerLag
+from streams.platform.lag import stop as lag_stop
 from streams.platform.observability import malformed_counter
 from streams.platform.recording_store import CHANNELS, call_dir_name
 
@@ -45,9 +48,19 @@ class _SpooledCall:
     seen: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
+COMPONENT = "recordings"
+
+
 class RecordingMetrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
         reg = registry if registry is not None else CollectorRegistry()
+        self.registry = reg
+        # -- catalogue series (docs/metrics.md), shared with every process -------------------
+        cat.build_info(reg, COMPONENT)
+        self.errors = cat.Errors(reg, COMPONENT)
+        self.active_calls = cat.active_calls(reg, COMPONENT)  # calls in the spool
+        self.frames_dropped = cat.frames_dropped(reg)  # {reason}: duplicates
+        # -- the sink's own detail -------------------------------------------------------------
         self.frames = Counter(
             "callassist_recordings_frames_total", "Audio frames seen by the sink", ["result"], registry=reg
         )
@@ -71,12 +84,19 @@ class RecordingSink:
         self._ready = False
         self._next_housekeeping = 0.0
         self._next_retention = 0.0
+        self.lag = ConsumerLag(self.metrics.registry, [settings.topic_audio, settings.topic_events])
+        self._lag_task: asyncio.Task[None] | None = None
 
     def ready(self) -> bool:
         return self._ready
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Make :meth:`run` return after the batch in hand (the signal handler of run_service)."""
+        self._ready = False  # /readyz answers 503 from the moment we drain
         self._stop.set()
+
+    async def stop(self) -> None:
+        await self.close()
 
     async def start(self) -> None:
         s = self.settings
@@ -89,6 +109,7 @@ class RecordingSink:
         )
         await start_client(consumer, s)
         self._consumer = consumer
+        self._lag_task = self.lag.start_aiokafka(consumer)
         self._ready = True
         where = f"s3://{s.recordings_s3_bucket}/{s.recordings_s3_prefix}" if s.recordings_backend == "s3" else s.store_dir
         log.info("recording sink consuming %s into %s (%d calls in the spool)", s.topic_audio, where, len(self.calls))
@@ -140,11 +161,13 @@ class RecordingSink:
         self.metrics.frames.labels("spooled").inc(sum(len(v) for v in new.values()))
         await self._housekeeping(now)
         self.metrics.spooled.set(len(self.calls))
+        self.metrics.active_calls.set(len(self.calls))
         return sum(len(v) for v in new.values())
 
     def _bad(self, topic: str, partition: int, offset: int, exc: Exception) -> None:
         self.metrics.frames.labels("malformed").inc()
         self.metrics.malformed.labels(topic).inc()
+        self.metrics.errors.inc("malformed_record")
         log.warning("skipping malformed record at %s[%d]@%d: %s", topic, partition, offset, exc)
 
     def _drop_duplicates(self, by_call: dict[str, list[AudioFrame]]) -> dict[str, list[AudioFrame]]:
@@ -157,6 +180,7 @@ class RecordingSink:
                 key = (f.channel, f.seq)
                 if f.seq in seen.get(f.channel, ()) or key in batch:
                     self.metrics.frames.labels("duplicate").inc()
+                    self.metrics.frames_dropped.labels("duplicate").inc()
                     continue
                 batch.add(key)
                 keep.append(f)
@@ -235,6 +259,7 @@ class RecordingSink:
             try:
                 await loop.run_in_executor(self._executor, self._write, cid)
             except OSError as exc:  # disk full etc.: keep the spool, try again next round
+                self.metrics.errors.inc("storage")
                 log.error("could not write the recording of %s: %s", cid, exc)
                 continue
             self.metrics.calls.labels(reason).inc()
@@ -245,8 +270,11 @@ class RecordingSink:
             self.metrics.expired.inc(len(gone))
 
     async def close(self) -> None:
-        # the spool stays on disk: a restarted sink continues from it
+        # the spool stays on disk: a restarted sink continues from it; idempotent (run() closes,
+        # then run_service's stop())
         self._ready = False
+        await lag_stop(self._lag_task)
+        self._lag_task = None
         if self._consumer is not None:
             try:
                 await self._consumer.stop()

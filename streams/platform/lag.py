@@ -24,7 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+
+from streams.platform.metrics_catalogue import SharedSeries
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,7 @@ class ConsumerLag:
     def __init__(self, registry: CollectorRegistry, topics: Iterable[str], interval_s: float = 5.0) -> None:
         self.topics = tuple(dict.fromkeys(topics))
         self.interval_s = interval_s
-        self.gauge = Gauge(
-            "callassist_consumer_lag",
-            "Records behind the high watermark, summed over the partitions this process is assigned",
-            ["topic"],
-            registry=registry,
-        )
+        self.gauge = SharedSeries.of(registry).consumer_lag  # one family per registry, with the other shared series
         self.publish({})  # every topic reads 0 from the first scrape on
 
     def publish(self, lag: dict[str, int]) -> None:

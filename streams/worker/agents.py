@@ -283,29 +283,3 @@ def _front(seen: dict[str, tuple[float, bool]], now: float, horizon: float) -> l
         out.append((cid, entry))
     return out
 
-
-def run_worker(settings: StreamsSettings | None = None) -> int:
-    """``callassist streams``: load, create topics, serve /metrics, run the Faust worker until stopped."""
-    from streams.platform.kafka_clients import ensure_topics
-    from streams.platform.observability import serve_metrics
-
-    s = settings or StreamsSettings()
-    s.bootstrap_servers()  # fail now, with the clear message, when no broker is configured
-    worker = StreamsWorker(s)
-    worker.load()
-    if s.create_topics:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(ensure_topics(s))
-        finally:
-            loop.close()
-        asyncio.set_event_loop(asyncio.new_event_loop())  # a fresh loop for Faust
-    server = serve_metrics(worker.registry, s.metrics_host, s.metrics_port, worker.is_ready)
-    try:
-        faust.Worker(worker.app, loglevel=s.log_level.lower(), override_logging=False).execute_from_commandline()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        if server is not None:
-            server.stop()
-    return 0

@@ -92,7 +92,7 @@ async def test_worker_turns_call_audio_into_emotion_readings(make_settings: Any,
         await asyncio.sleep(1.0)  # any late record for the silent call would be here now
         got = await _read_emotion(settings, lambda g: False, wait_s=2.0)
     finally:
-        worker.stop()
+        worker.request_stop()
         await asyncio.wait_for(task, 30)
         await producer.stop()
 

@@ -2,11 +2,11 @@
 
 Layers, lowest first: ``streams.contract`` (the wire) <- ``streams.platform`` (what every
 process stands on) <- ``streams.matching`` (the text layer) <- ``streams.kb`` /
-``streams.compliance`` (side by side) <- ``streams.assist`` <- ``streams.worker`` (Faust)
+``streams.compliance`` (side by side) <- ``streams.assist.assistant`` <- ``streams.worker`` (Faust)
 <- ``streams.cli``.  ``models`` (inference, no I/O) imports nothing of ours; the text layer and
 everything above it may use it.  ``pipeline`` and ``assist_ui`` stand on the contract, the
 platform, the text layer, the KB and rule libraries and ``models``, never on the stream
-processors (``streams.assist``, ``streams.worker``) or on each other; ``bench`` (benchmarks and evaluations) may use anything, and nothing uses it.
+processors (``streams.assist.assistant``, ``streams.worker``) or on each other; ``bench`` (benchmarks and evaluations) may use anything, and nothing uses it.
 Every import counts, also one inside a function (a lazy import is still an arrow).
 """
 
@@ -39,9 +39,9 @@ ALLOWED: dict[str, set[str]] = {
     "streams.matching": _PLATFORM | {"models"},
     "streams.kb": _TEXT,
     "streams.compliance": _TEXT,
-    "streams.assist": _LIBRARIES,
-    "streams.worker": _LIBRARIES | {"streams.assist"},
-    "streams.cli": _LIBRARIES | {"streams.assist", "streams.worker", "streams"},
+    "streams.assist.assistant": _LIBRARIES,
+    "streams.worker": _LIBRARIES | {"streams.assist.assistant"},
+    "streams.cli": _LIBRARIES | {"streams.assist.assistant", "streams.worker", "streams"},
     "models": set(),
     "pipeline": _LIBRARIES | {"models"},
     "assist_ui": _LIBRARIES | {"models"},
