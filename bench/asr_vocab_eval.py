@@ -1,8 +1,8 @@
 """Domain biasing on real speech: CER/WER per clip and domain-term errors, before/after.
 
-    nice -n 10 .venv/bin/python bench/eval_asr_vocab.py run --tag base            # no biasing
-    nice -n 10 .venv/bin/python bench/eval_asr_vocab.py run --tag prompt --vocab streams/data/vocab/insurance_banking.yaml
-    .venv/bin/python bench/eval_asr_vocab.py score base prompt [--correct VOCAB]  # table (no decoding)
+    nice -n 10 .venv/bin/python -m bench.asr_vocab_eval run --tag base            # no biasing
+    nice -n 10 .venv/bin/python -m bench.asr_vocab_eval run --tag prompt --vocab streams/data/vocab/insurance_banking.yaml
+    .venv/bin/python -m bench.asr_vocab_eval score base prompt [--correct VOCAB]  # table (no decoding)
 
 Transcripts are cached in var/asr_eval/<tag>.json (decoding is the expensive part: run it
 once per configuration); post-correction is applied at scoring time to the cached text, so
