@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from bench.emotion_steadiness import Steadiness, escalation_latency, measure, run_channel
-from models.emotion.corpus import load_audio
 from models.emotion.model import EmotionModel
+from models.emotion.training.corpus import load_audio
 from pipeline.emotion.offline import read_channels
 
 pytestmark = pytest.mark.integration
