@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.ingest.admission import CallRegistry
 from pipeline.ingest.files import CallAudio
 from pipeline.ingest.messages import CHANNEL_IDS
 from pipeline.ingest.metrics import IngestMetrics
-from pipeline.ingest.protocol import CallRegistry, IngestSession, Limits, Reply
+from pipeline.ingest.outputs import Reply
+from pipeline.ingest.protocol import IngestSession, Limits
 from pipeline.ingest.settings import IngestSettings
 from pipeline.ingest.sink import KafkaSink
 from streams.contract.records import AudioFrame, CallEvent
