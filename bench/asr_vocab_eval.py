@@ -172,11 +172,11 @@ def score(tags: list[str], correct: str | None, show_held_out: bool = False) -> 
             if c["lang"] == "zh":
                 rc, hc = term_counts(c["ref"], zh_terms), term_counts(hyp, zh_terms)
                 miss = sum(max(0, n - hc.get(k, 0)) for k, n in rc.items())
-                extra = sum(max(0, n - rc.get(k, 0)) for k, n in hc.items())
+                extra_terms = sum(max(0, n - rc.get(k, 0)) for k, n in hc.items())
                 e = term_err.setdefault(tag, {}).setdefault(part, [0, 0, 0])
                 e[0] += sum(rc.values())
                 e[1] += miss
-                e[2] += extra
+                e[2] += extra_terms
     print("| clip | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for cid, c in refs.items():

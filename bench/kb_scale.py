@@ -61,7 +61,7 @@ def generate(clinc_dir: Path, n_entries: int, out: Path, seed: int = 0) -> dict[
     for v in by_intent.values():
         rng.shuffle(v)
     intents = sorted(by_intent)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for n in range(n_entries):
         intent = intents[n % len(intents)]
         k = n // len(intents)
