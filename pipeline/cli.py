@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recordings": ("pipeline.recordings.cli", "recording sink: calls.audio -> FLAC per call for QA playback"),
     "streams": ("streams.cli", "Faust stream processors; `streams check TRANSCRIPT.jsonl` offline"),
     "ui": ("assist_ui.cli", "agent panel, supervisor wall, QA review (websockets + pages)"),
-    "bench": ("pipeline.bench_cli", "whole-pipeline benchmark on the embedded defaults"),
+    "bench": ("bench.cli", "whole-pipeline benchmark on the embedded defaults"),
 }
 
 # subcommands whose code lives in a higher layer than their component (the KB report reads the

@@ -10,7 +10,7 @@ statistics (stored with the model) while few windows have been seen:
 
 A call learns its baseline from its first ``max_windows`` voiced windows and then freezes
 it, so a long angry stretch later in the call does not become the new "normal".  Training
-simulates exactly this with a random sample of each speaker's windows (models.emotion.train).
+simulates exactly this with a random sample of each speaker's windows (models.emotion.training.train).
 """
 
 from __future__ import annotations

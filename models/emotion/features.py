@@ -21,6 +21,8 @@ import parselmouth
 import soxr
 from scipy.signal import butter, find_peaks, sosfilt
 
+from models.g711 import mulaw_to_pcm16, pcm16_to_mulaw
+
 FEATURE_VERSION = 1
 
 SAMPLE_RATE = 8000  # canonical feature rate (telephone)
@@ -214,11 +216,9 @@ def window_bounds(n_samples: int, sample_rate: int, window_s: float = WINDOW_S, 
 def telephone(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """Degrade audio to a telephone channel: 8 kHz, 300-3400 Hz band-pass, G.711 µ-law round trip.
 
-    Used for training augmentation and for the telephone-band evaluation.  Imported lazily
-    from streams.platform.audio_codec so the codec is the very one the live path decodes.
+    Used for training augmentation and for the telephone-band evaluation, through the very
+    G.711 codec the live path decodes with (models.g711).
     """
-    from streams.platform.audio_codec import mulaw_to_pcm16, pcm16_to_mulaw
-
     y = np.asarray(samples, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:
         y = soxr.resample(y, sample_rate, SAMPLE_RATE, quality="HQ")

@@ -46,7 +46,7 @@ class EmotionModel:
         paths = {sig: self.model_dir / f for sig, f in MODEL_FILES.items()}
         for p in (spec_path, *paths.values()):
             if not p.is_file():
-                raise ModelError(f"emotion model file {p} is missing (train one: python -m models.emotion.train)")
+                raise ModelError(f"emotion model file {p} is missing (train one: python -m models.emotion.training.train)")
         try:
             spec = json.loads(spec_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -122,7 +122,7 @@ def check_spec(spec: dict[str, Any]) -> None:
     if version != F.FEATURE_VERSION or list(names) != list(F.FEATURE_NAMES):
         raise ModelError(
             f"model was trained on feature version {version} ({len(names)} features) but the code computes "
-            f"version {F.FEATURE_VERSION} ({F.N_FEATURES}): retrain with python -m models.emotion.train"
+            f"version {F.FEATURE_VERSION} ({F.N_FEATURES}): retrain with python -m models.emotion.training.train"
         )
     for sig in SIGNALS:
         if sorted(spec["signals"][sig]["onnx_classes"]) != [0, 1]:

@@ -15,7 +15,7 @@
    by the audio duration in the engine, and :func:`collapse_repetitions` cuts any n-gram
    repeated many times in a row back to one or two copies; text still highly compressible
    afterwards (gzip ratio, Whisper's own measure) is dropped.
-Thresholds were checked on the real clips in ../shared/data (bench/bench_asr.py --filters).
+Thresholds were checked on the real clips in ../shared/data (bench/asr.py --filters).
 """
 
 from __future__ import annotations

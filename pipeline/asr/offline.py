@@ -118,7 +118,7 @@ async def transcribe_files(
     await tr.start()
     try:
         for path in paths:
-            audio = read_audio(path, mono_channel)
+            audio = await asyncio.to_thread(read_audio, path, mono_channel)  # file read + resample: off the loop
             if audio.call_id in out:  # two files with the same name: keep call ids unique
                 audio.call_id = f"{audio.call_id}-{len(out)}"
             out[audio.call_id] = []

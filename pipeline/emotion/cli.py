@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from models.emotion.corpus import AudioError
-from models.emotion.dataset import DatasetError
 from models.emotion.model import EmotionModel, ModelError
+from models.emotion.training.corpus import AudioError
+from models.emotion.training.dataset import DatasetError
 from pipeline.emotion.settings import EmotionSettings
 
 

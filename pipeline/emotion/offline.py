@@ -5,7 +5,7 @@ through :class:`EmotionEngine` (windowing, baseline, smoothing, hysteresis, hint
 JSON lines are exactly what ``calls.emotion`` would carry for that call.
 
 ``evaluate``: a labelled folder (RAVDESS names or labels.csv) is scored clip by clip with
-the model and a per-speaker baseline (see models.emotion.evaluation), clean or degraded to
+the model and a per-speaker baseline (see models.emotion.training.evaluation), clean or degraded to
 telephone band, and reported as AUC/UAR of voice arousal and of agitated-vs-not.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from models.emotion.corpus import AudioError, condition_audio, corpus_features
-from models.emotion.crosscorpus import binary_report, target_of
-from models.emotion.dataset import discover
-from models.emotion.evaluation import speaker_normalised
 from models.emotion.model import SIGNALS, EmotionModel
+from models.emotion.training.corpus import AudioError, condition_audio, corpus_features
+from models.emotion.training.crosscorpus import binary_report, target_of
+from models.emotion.training.dataset import discover
+from models.emotion.training.evaluation import speaker_normalised
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from streams.contract.audio import AudioFrame
 from streams.contract.records import EmotionReading

@@ -11,19 +11,22 @@ Invariants the server relies on:
   connection ends (close message, Twilio stop, fatal error, disconnect, shutdown);
 - buffered audio is flushed before ``ended``;
 - errors never raise out of this module: each becomes an error reply (and, when fatal, a Close).
+
+Beside it, also sans-I/O: what it returns (outputs.py), who may stream (admission.py: tokens,
+the process-wide call-id registry), parsing and validation of the messages (messages.py,
+call_state.py) and cutting audio into frames (framer.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.ingest.admission import CallRegistry, token_ok
 from pipeline.ingest.call_state import StateChange, parse_context, parse_state, twilio_context
 from pipeline.ingest.framer import Framer
 from pipeline.ingest.messages import (
@@ -37,45 +40,8 @@ from pipeline.ingest.messages import (
     parse_twilio_media,
     parse_twilio_start,
 )
-from streams.contract.audio import AudioFrame
+from pipeline.ingest.outputs import AudioIn, Close, GapFill, Output, Reply
 from streams.contract.records import CallEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A JSON message for the client. ``error`` is the error kind ('' for normal replies)."""
-
-    message: dict[str, Any]
-    error: str = ""
-    dropped_audio: bool = False  # the rejected message carried audio (counted as a dropped frame)
-
-    def to_text(self) -> str:
-        return json.dumps(self.message, separators=(",", ":"))
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class AudioIn:
-    """One accepted incoming audio message (for the frames-in / bytes-in metrics)."""
-
-    source: str
-    nbytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class GapFill:
-    """Silence inserted for a Twilio timestamp gap; ``capped``: less than the gap asked for."""
-
-    seconds: float
-    capped: bool
-
-
-Output = Reply | Close | AudioIn | AudioFrame | CallEvent | GapFill
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,57 +56,6 @@ class Limits:
     twilio_max_total_gap_fill_s: float = 600.0
     gap_fill_slack_s: float = 2.0
     twilio_gap_threshold_ms: int = 100  # Twilio sends 20 ms chunks; larger jumps are real gaps
-
-
-class CallRegistry:
-    """Call ids streaming now, and recently ended ones (process-wide, pure).
-
-    A reused call id is refused: its ``seq`` would restart at 0 and consumers, which drop
-    duplicates by (call_id, channel, seq), would discard the new audio.
-    """
-
-    def __init__(self, max_calls: int = 1000, remember: int = 100_000) -> None:
-        self.max_calls = max_calls
-        self.remember = remember
-        self._active: set[str] = set()
-        self._ended: OrderedDict[str, None] = OrderedDict()
-
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
-    def claim(self, call_id: str) -> ProtocolError | None:
-        if call_id in self._active:
-            return ProtocolError(
-                Kind.DUPLICATE_CALL,
-                f"call {call_id!r} is already streaming on another connection",
-                fatal=True,
-            )
-        if call_id in self._ended:
-            return ProtocolError(
-                Kind.DUPLICATE_CALL,
-                f"call {call_id!r} has already ended; a call id streams once (use a new id)",
-                fatal=True,
-            )
-        if len(self._active) >= self.max_calls:
-            return ProtocolError(
-                Kind.CAPACITY, f"gateway is at its limit of {self.max_calls} calls", fatal=True
-            )
-        self._active.add(call_id)
-        return None
-
-    def release(self, call_id: str) -> None:
-        self._active.discard(call_id)
-        self._ended[call_id] = None
-        while len(self._ended) > self.remember:
-            self._ended.popitem(last=False)
-
-
-def token_ok(token: str | None, tokens: Sequence[str]) -> bool:
-    if not token:
-        return False
-    # constant-time compare against every configured token (rotation: old and new both valid)
-    return any(hmac.compare_digest(token.encode(), t.encode()) for t in tokens)
 
 
 AWAITING_OPEN, OPEN, CLOSED = "awaiting_open", "open", "closed"

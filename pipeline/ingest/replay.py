@@ -10,20 +10,25 @@ an absolute schedule, so pacing error does not accumulate over a long call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.ingest.admission import CallRegistry
 from pipeline.ingest.files import CallAudio
 from pipeline.ingest.messages import CHANNEL_IDS
 from pipeline.ingest.metrics import IngestMetrics
-from pipeline.ingest.protocol import CallRegistry, IngestSession, Limits, Reply
+from pipeline.ingest.outputs import Reply
+from pipeline.ingest.protocol import IngestSession, Limits
 from pipeline.ingest.settings import IngestSettings
 from pipeline.ingest.sink import KafkaSink
 from streams.contract.audio import AudioFrame
@@ -57,21 +62,36 @@ class ReplayResult:
 async def paced(
     audio: CallAudio, chunk_ms: int, speed: float, late: list[float]
 ) -> AsyncIterator[dict[str, bytes]]:
-    """Yield audio chunks on a real-time schedule; appends the worst lateness to ``late``."""
+    """Yield audio chunks on a real-time schedule; appends the worst lateness to ``late``.
+
+    Reading, decoding and resampling a block is file and CPU work, so it runs in one reader
+    thread per replayed call, never on the event loop (which paces every other call too).
+    One thread, so the blocks are read in order and the file is closed after the last read.
+    """
     loop = asyncio.get_running_loop()
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-read")
+    chunks = audio.chunks(chunk_ms)
     t0 = loop.time()
     worst = 0.0
-    for i, chunk in enumerate(audio.chunks(chunk_ms)):
-        if speed > 0:
-            # chunk i may leave once its audio has "happened": at the end of its span
-            due = t0 + (i + 1) * chunk_ms / 1000.0 / speed
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                worst = max(worst, -delay)
-        yield chunk
-    late.append(worst)
+    try:
+        for i in itertools.count():
+            chunk = await loop.run_in_executor(reader, next, chunks, None)
+            if chunk is None:
+                break
+            if speed > 0:
+                # chunk i may leave once its audio has "happened": at the end of its span
+                due = t0 + (i + 1) * chunk_ms / 1000.0 / speed
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    worst = max(worst, -delay)
+            yield chunk
+        late.append(worst)
+    finally:
+        # queued behind a read still in flight (cancelled mid-read): closes the files in order
+        reader.submit(chunks.close)
+        reader.shutdown(wait=False)
 
 
 def _default_call_id(files: Sequence[str | os.PathLike[str]]) -> str:
@@ -119,7 +139,7 @@ async def replay_call(
     Raises :class:`~pipeline.ingest.files.AudioFileError` for unreadable files and
     :class:`ReplayError` when the call is refused.
     """
-    audio = CallAudio(list(files))
+    audio = await asyncio.to_thread(CallAudio, list(files))  # probes the files: off the event loop
     cid = call_id or _default_call_id(files)
     meta = {"agent_id": agent_id, "customer_id": customer_id, "queue": queue, "language": language}
     chunk = chunk_ms or settings.ingest_replay_chunk_ms
@@ -180,13 +200,14 @@ async def _replay_ws(
         reader = asyncio.create_task(read_replies())
         late: list[float] = []
         try:
-            async for chunk in paced(audio, chunk_ms, speed, late):
-                if done.done():  # the gateway closed the call (fatal error)
-                    break
-                for ch, payload in chunk.items():
-                    await ws.send(_CHANNEL_BYTE[ch] + payload)
-                    res.messages += 1
-                    res.bytes += len(payload)
+            async with contextlib.aclosing(paced(audio, chunk_ms, speed, late)) as chunks:
+                async for chunk in chunks:
+                    if done.done():  # the gateway closed the call (fatal error)
+                        break
+                    for ch, payload in chunk.items():
+                        await ws.send(_CHANNEL_BYTE[ch] + payload)
+                        res.messages += 1
+                        res.bytes += len(payload)
             if not done.done():
                 await ws.send(json.dumps({"type": "close", "reason": "hangup"}))
             closed = await asyncio.wait_for(done, timeout=30)
@@ -242,11 +263,12 @@ async def _replay_kafka(
 
     try:
         await apply(session.receive_text(json.dumps(open_msg)))
-        async for chunk in paced(audio, chunk_ms, speed, late):
-            for ch, payload in chunk.items():
-                await apply(session.receive_bytes(_CHANNEL_BYTE[ch] + payload))
-                res.messages += 1
-                res.bytes += len(payload)
+        async with contextlib.aclosing(paced(audio, chunk_ms, speed, late)) as chunks:
+            async for chunk in chunks:
+                for ch, payload in chunk.items():
+                    await apply(session.receive_bytes(_CHANNEL_BYTE[ch] + payload))
+                    res.messages += 1
+                    res.bytes += len(payload)
         await apply(session.receive_text('{"type": "close", "reason": "hangup"}'))
     finally:
         # cancelled or failed mid-call: the call still ends (flushed audio + ended event)

@@ -19,20 +19,11 @@ from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pipeline.ingest.admission import CallRegistry, token_ok
 from pipeline.ingest.messages import Kind
 from pipeline.ingest.metrics import IngestMetrics, RateLimitedLog, end_reason_label
-from pipeline.ingest.protocol import (
-    AWAITING_OPEN,
-    CLOSED,
-    AudioIn,
-    CallRegistry,
-    Close,
-    GapFill,
-    IngestSession,
-    Limits,
-    Reply,
-    token_ok,
-)
+from pipeline.ingest.outputs import AudioIn, Close, GapFill, Reply
+from pipeline.ingest.protocol import AWAITING_OPEN, CLOSED, IngestSession, Limits
 from pipeline.ingest.settings import IngestSettings
 from streams.contract.audio import AudioFrame
 from streams.contract.records import CallEvent

@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from pipeline.ingest.admission import CallRegistry
 from pipeline.ingest.metrics import IngestMetrics
-from pipeline.ingest.protocol import CallRegistry
 from pipeline.ingest.server import IngestGateway, check_auth_config
 from pipeline.ingest.settings import IngestSettings
 from pipeline.ingest.sink import KafkaSink

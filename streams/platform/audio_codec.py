@@ -10,38 +10,10 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from streams.contract.audio import AudioFrame
-
-
-def _mulaw_decode_table() -> np.ndarray:
-    # ITU-T G.711 µ-law expansion, vectorised once into a 256-entry table (int16).
-    u = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = u & 0x80
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = ((mantissa << 3) + 0x84) << exponent
-    sample = magnitude - 0x84
-    return np.where(sign != 0, -sample, sample).astype(np.int16)
-
-
-_MULAW_TO_PCM16 = _mulaw_decode_table()
-
-
-def mulaw_to_pcm16(data: bytes) -> np.ndarray:
-    return _MULAW_TO_PCM16[np.frombuffer(data, dtype=np.uint8)]
-
-
-def pcm16_to_mulaw(samples: np.ndarray) -> bytes:
-    """G.711 µ-law compression of int16 samples (used by replay and tests)."""
-    bias, clip = 0x84, 32635
-    x = samples.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    x = np.minimum(np.abs(x), clip) + bias
-    exponent = np.floor(np.log2(x)).astype(np.int32) - 7
-    exponent = np.clip(exponent, 0, 7)
-    mantissa = (x >> (exponent + 3)) & 0x0F
-    out = ~(sign | (exponent << 4) | mantissa) & 0xFF
-    return out.astype(np.uint8).tobytes()
+# the G.711 codec lives in models/ so the emotion model's telephone-band augmentation uses the very
+# codec the live path decodes with, without models/ importing pipeline/
+from models.g711 import mulaw_to_pcm16 as mulaw_to_pcm16
+from models.g711 import pcm16_to_mulaw as pcm16_to_mulaw
 
 
 def pcm16_bytes_to_float(data: bytes) -> np.ndarray:
@@ -67,15 +39,6 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.float32, copy=False)
     return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
-
-
-def frame_to_float(frame: AudioFrame, target_rate: int = 16000) -> np.ndarray:
-    """Decode one Kafka audio frame to float32 at ``target_rate``.
-
-    Resampling frame by frame with soxr's one-shot API adds tiny edge effects at frame
-    boundaries; for streams use :class:`StreamResampler`, which keeps filter state.
-    """
-    return resample(decode_payload(frame.payload, frame.encoding), frame.sample_rate, target_rate)
 
 
 class StreamResampler:

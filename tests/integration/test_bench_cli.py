@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import bench_cli
+from bench import cli as bench_cli
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import soxr
 
+from bench.emotion_steadiness import measure, run_call
 from models.emotion.model import EmotionModel
-from pipeline.emotion.steadiness import measure, run_call
 
 pytestmark = pytest.mark.integration
 

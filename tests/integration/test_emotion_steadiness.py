@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.emotion.corpus import load_audio
+from bench.emotion_steadiness import Steadiness, escalation_latency, measure, run_channel
 from models.emotion.model import EmotionModel
+from models.emotion.training.corpus import load_audio
 from pipeline.emotion.offline import read_channels
-from pipeline.emotion.steadiness import Steadiness, escalation_latency, measure, run_channel
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.emotion.model import MODEL_FILES, SIGNALS, SPEC_FILE, EmotionModel
-from models.emotion.train import main as train_main
+from models.emotion.training.train import main as train_main
 
 pytestmark = pytest.mark.integration
 

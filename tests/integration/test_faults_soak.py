@@ -1,6 +1,6 @@
 """Soak: 8 hours of call time, simulated faster than real time; memory must stay flat.
 
-What runs (pipeline/bench_soak.py): the real per-call state of ingest (protocol session and
+What runs (bench/soak.py): the real per-call state of ingest (protocol session and
 framer, fed the real sample call's audio), streams (Assistant + CallState with the bundled KB
 and rules) and the UI (LiveState), with real transcript text, on a simulated clock, in this
 process.  Not covered: ASR and emotion models, Kafka clients, websocket servers (the other
@@ -20,7 +20,7 @@ import pytest
 
 import assist_ui.live_state as live_state
 import streams.assist.callstate as callstate
-from pipeline import bench_soak
+from bench import soak as bench_soak
 
 pytestmark = pytest.mark.integration
 

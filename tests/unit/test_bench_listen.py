@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.bench_listen import KafkaTap, UiTap
+from bench.listen import KafkaTap, UiTap
 from streams.contract.records import Alert, Suggestion, TranscriptSegment, Word
 from streams.platform.settings import CommonSettings
 

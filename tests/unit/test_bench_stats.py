@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pipeline.bench_stats import (
+from bench.stats import (
     Dedup,
     LatencySummary,
     LevelResult,
@@ -98,7 +98,7 @@ def test_render_has_every_number_and_the_verdict():
 
 
 def test_word_latency_counts_every_word_from_its_first_display():
-    from pipeline.bench_stats import ShownUpdate, word_observations
+    from bench.stats import ShownUpdate, word_observations
 
     # a 10 s turn captured at epoch 1000..1010 (call time 0..10); a partial covering audio to 4 s
     # arrives at 1005, the final (words ending at 2, 4, 9 s) at 1011, and is redelivered at 1020

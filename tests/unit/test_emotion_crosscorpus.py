@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.emotion.corpus import CorpusFeatures
-from models.emotion.crosscorpus import _subset, best_threshold, binary_report, target_of
-from models.emotion.dataset import Clip
+from models.emotion.training.corpus import CorpusFeatures
+from models.emotion.training.crosscorpus import _subset, best_threshold, binary_report, target_of
+from models.emotion.training.dataset import Clip
 
 pytestmark = pytest.mark.unit
 

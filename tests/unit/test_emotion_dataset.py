@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.emotion.dataset import DatasetError, discover
+from models.emotion.training.dataset import DatasetError, discover
 
 pytestmark = pytest.mark.unit
 

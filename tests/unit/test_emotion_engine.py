@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.emotion.corpus import load_audio
 from models.emotion.model import SIGNALS, EmotionModel
+from models.emotion.training.corpus import load_audio
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from streams.contract.audio import AudioFrame
 from streams.platform.audio_codec import float_to_pcm16_bytes, pcm16_to_mulaw

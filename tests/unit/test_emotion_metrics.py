@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.emotion.metrics import binary_auc, scores
+from models.emotion.training.metrics import binary_auc, scores
 
 pytestmark = pytest.mark.unit
 

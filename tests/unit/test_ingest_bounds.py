@@ -7,7 +7,9 @@ import json
 import pytest
 from test_ingest_protocol import TOKEN, twilio_media, twilio_start
 
-from pipeline.ingest.protocol import CallRegistry, GapFill, IngestSession, Limits
+from pipeline.ingest.admission import CallRegistry
+from pipeline.ingest.outputs import GapFill
+from pipeline.ingest.protocol import IngestSession, Limits
 from streams.contract.audio import AudioFrame
 
 pytestmark = pytest.mark.unit
@@ -97,7 +99,7 @@ def test_item9_wrong_tokens_back_off_per_address() -> None:
 
 
 def test_item9_an_open_call_that_sends_nothing_times_out() -> None:
-    from pipeline.ingest.protocol import Close
+    from pipeline.ingest.outputs import Close
     from streams.contract.records import CallEvent
 
     s = twilio_session(Clock())

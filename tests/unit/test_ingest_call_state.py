@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.ingest.protocol import CallRegistry, Close, IngestSession, Reply
+from pipeline.ingest.admission import CallRegistry
+from pipeline.ingest.outputs import Close, Reply
+from pipeline.ingest.protocol import IngestSession
 from streams.contract.audio import AudioFrame
 from streams.contract.codec import decode
 from streams.contract.records import CallEvent

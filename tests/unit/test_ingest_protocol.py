@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.ingest.protocol import AudioIn, CallRegistry, Close, IngestSession, Limits, Reply
+from pipeline.ingest.admission import CallRegistry
+from pipeline.ingest.outputs import AudioIn, Close, Reply
+from pipeline.ingest.protocol import IngestSession, Limits
 from streams.contract.audio import AudioFrame
 from streams.contract.records import CallEvent
 

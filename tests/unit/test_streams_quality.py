@@ -1,6 +1,6 @@
 """Quality floor on the committed annotated set (tests/data/dialogues).
 
-The numbers themselves are measured and reported by ``bench/bench_streams.py quality``;
+The numbers themselves are measured and reported by ``bench/streams_stage.py quality``;
 this test fails when a change to the matchers, the KB or the rules drops them below the
 floor, so a regression cannot slip in unnoticed.
 """

@@ -1,9 +1,9 @@
 """Benchmarks of ``callassist streams``: quality on the annotated set, and speed.
 
-    python bench/bench_streams.py quality              # alert P/R, KB top-1/top-3, strategies (dev, heldout)
-    python bench/bench_streams.py quality --set tests/data/real_asr   # the same on real ASR transcripts
-    python bench/bench_streams.py engine [--rounds N]  # in-process assist pipeline: segments/s, ms per segment
-    python bench/bench_streams.py broker [--rate R] [--count N] [--burst M]
+    python -m bench.streams_stage quality              # alert P/R, KB top-1/top-3, strategies (dev, heldout)
+    python -m bench.streams_stage quality --set tests/data/real_asr   # the same on real ASR transcripts
+    python -m bench.streams_stage engine [--rounds N]  # in-process assist pipeline: segments/s, ms per segment
+    python -m bench.streams_stage broker [--rate R] [--count N] [--burst M]
         # a real Faust worker process on the embedded broker:
         #  latency: transcript record produced -> alert record received (p50/p95) at R segments/s
         #  throughput: M records produced at once -> all processed (records/s per worker)

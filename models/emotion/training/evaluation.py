@@ -19,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 
 from models.emotion.baseline import normalize_batch
-from models.emotion.corpus import CorpusFeatures
-from models.emotion.dataset import AGITATED, CLASSES
-from models.emotion.metrics import binary_auc, scores
+from models.emotion.training.corpus import CorpusFeatures
+from models.emotion.training.dataset import AGITATED, CLASSES
+from models.emotion.training.metrics import binary_auc, scores
 
 OPENINGS = ("calm", "mixed", "none")
 CALM_LABELS = ("neutral", "calm")

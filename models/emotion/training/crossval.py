@@ -1,12 +1,12 @@
 """Cross-corpus validation from the command line (held-out corpus numbers only).
 
-    python -m models.emotion.crossval --corpus ravdess=../shared/data/emotion/ravdess \\
+    python -m models.emotion.training.crossval --corpus ravdess=../shared/data/emotion/ravdess \\
         --corpus casia=../shared/data/emotion/casia [--json var/cross_corpus.json]
 
 Each ``--corpus NAME=DIR`` is a folder of RAVDESS-named files or with a ``labels.csv``
 (path,label,speaker).  Window features are cached in ``var/emotion_cache`` (computed once).
 Prints one markdown row per (train -> test, target, condition, opening); see
-:mod:`models.emotion.crosscorpus` for the protocol.
+:mod:`models.emotion.training.crosscorpus` for the protocol.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.emotion.corpus import CONDITIONS, corpus_features
-from models.emotion.crosscorpus import Corpus, cross_corpus
-from models.emotion.dataset import discover
+from models.emotion.training.corpus import CONDITIONS, corpus_features
+from models.emotion.training.crosscorpus import Corpus, cross_corpus
+from models.emotion.training.dataset import discover
 
 
 def load_corpora(specs: list[str], cache: Path | None, conditions: tuple[str, ...] = CONDITIONS) -> list[Corpus]:
@@ -48,7 +48,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.emotion.crossval", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m models.emotion.training.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", action="append", required=True, help="NAME=DIR (two or more)")
     ap.add_argument("--cache", type=Path, default=Path("var/emotion_cache"))
     ap.add_argument("--seed", type=int, default=0)

@@ -1,7 +1,7 @@
 """``callassist bench``: the whole pipeline under N concurrent live calls, on the embedded defaults.
 
     callassist bench [--calls 1,2,4] [--seconds 60] [--speed 1] [--out bench/results]
-    callassist bench soak [--hours 8] [--lines 2]     (see pipeline/bench_soak.py)
+    callassist bench soak [--hours 8] [--lines 2]     (see bench/soak.py)
 
 Starts everything as ``callassist demo`` does (embedded broker, every component as its own
 process), then for each load level replays N copies of the bundled real sample call
@@ -37,8 +37,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.bench_listen import KafkaTap, UiTap
-from pipeline.bench_stats import LevelResult, levels_json, parse_levels, render, summarise
+from bench.listen import KafkaTap, UiTap
+from bench.stats import LevelResult, levels_json, parse_levels, render, summarise
 from pipeline.demo import SAMPLE_CALL, Demo, DemoSettings
 from streams.platform.broker import free_port
 from streams.platform.settings import CommonSettings
@@ -60,8 +60,8 @@ PROBE_LINES = (
     "Go ahead, complaining won't help, the system says one charge.",
 )
 #: rules / KB whose phrases occur in the sample call's speech (phrase → alert / suggestion on real audio)
-BENCH_RULES = Path(__file__).resolve().parents[1] / "bench" / "data" / "bench_rules.yaml"
-BENCH_KB = Path(__file__).resolve().parents[1] / "bench" / "data" / "bench_kb.yaml"
+BENCH_RULES = Path(__file__).resolve().parent / "data" / "bench_rules.yaml"
+BENCH_KB = Path(__file__).resolve().parent / "data" / "bench_kb.yaml"
 #: series summed per level from each component's /metrics (catalogue names, docs/metrics.md)
 COUNTERS = ("callassist_frames_dropped_total", "callassist_errors_total", "callassist_records_malformed_total")
 
@@ -144,7 +144,7 @@ class Bench:
             await ui.start()
         ingest = IngestSettings(**self.common.model_dump())
         url = f"ws://127.0.0.1:{self.demo.settings.ingest_port}/calls"
-        from pipeline.bench_procs import UsageSampler
+        from bench.procs import UsageSampler
 
         before = self.scrape_all()
         sampler = UsageSampler(self.pids(), own_pid=os.getpid()).start()
@@ -272,9 +272,9 @@ def header(args: argparse.Namespace, argv: list[str], ui: bool) -> dict[str, str
 
 def soak_main(argv: list[str]) -> int:
     """``callassist bench soak``: memory of the components' state over hours of simulated call time."""
-    from pipeline import bench_soak
+    from bench import soak
 
-    p = argparse.ArgumentParser(prog="callassist bench soak", description=bench_soak.__doc__,
+    p = argparse.ArgumentParser(prog="callassist bench soak", description=soak.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hours", type=float, default=8.0, help="simulated hours per scenario")
     p.add_argument("--lines", type=int, default=2, help="concurrent lines in the shift scenario")
@@ -289,9 +289,9 @@ def soak_main(argv: list[str]) -> int:
         return lambda pt: print(f"{name}: hour {pt.hour:.0f} simulated ({time.monotonic() - t0:.0f} s)", flush=True)
 
     t0 = time.monotonic()
-    long = bench_soak.long_call(args.hours, args.ui_max_segments, on_point=progress("long call"))
+    long = soak.long_call(args.hours, args.ui_max_segments, on_point=progress("long call"))
     t1 = time.monotonic()
-    shift = bench_soak.shift(args.hours, args.lines, on_point=progress("shift"))
+    shift = soak.shift(args.hours, args.lines, on_point=progress("shift"))
     t2 = time.monotonic()
     text = "\n".join([
         "# callassist bench soak", "",
@@ -302,8 +302,8 @@ def soak_main(argv: list[str]) -> int:
         "- KiB: memory allocated by each component's code and still alive after a GC (tracemalloc, by file); "
         "streams table KiB: the serialised per-call states (the Faust table values); table write ms: one "
         "state→JSON→state round trip of the largest call at the end (untraced), paid by the worker per record",
-        "", bench_soak.render(f"one call of {args.hours:g} h", long),
-        bench_soak.render(f"shift: {args.lines} lines of back-to-back calls for {args.hours:g} h", shift),
+        "", soak.render(f"one call of {args.hours:g} h", long),
+        soak.render(f"shift: {args.lines} lines of back-to-back calls for {args.hours:g} h", shift),
     ])
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.md"

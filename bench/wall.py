@@ -1,6 +1,6 @@
 """Benchmark: the supervisor wall with many live calls — render time in Chromium and socket traffic.
 
-    python -m assist_ui.bench_wall [--calls 200] [--rate 1] [--seconds 20]
+    python -m bench.wall [--calls 200] [--rate 1] [--seconds 20]
 
 Starts the embedded broker and a UI server, starts ``--calls`` live calls (scripted floor
 records), opens the wall in Chromium at 1920×1080 and a second wall socket in Python, then

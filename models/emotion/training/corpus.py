@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from models.emotion import features as F
-from models.emotion.dataset import Clip
+from models.emotion.training.dataset import Clip
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """How steady the panel state is on a recording: the figures the issue's targets are stated in.
 
-Used by the integration tests and ``python -m pipeline.emotion.steadiness FILE...`` (which
+Used by the integration tests and ``python -m bench.emotion_steadiness FILE...`` (which
 prints them), both on the live engine path (``offline.frames_of`` + ``EmotionEngine``).
 """
 

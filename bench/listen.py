@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.bench_stats import (
+from bench.stats import (
     Dedup,
     Observation,
     PhraseHit,

@@ -3,11 +3,11 @@
 Everything runs through the same streaming path as the live worker (pipeline.asr.Transcriber:
 resampler, Silero VAD, endpointing, utterance decoding, filters), without Kafka.
 
-    .venv/bin/python bench/bench_asr.py quality            # WER on the sample call, WER/CER on ../shared/data/speech, RTF
-    .venv/bin/python bench/bench_asr.py latency [--seconds S]   # real-time replay: partial/final latency per word
-    .venv/bin/python bench/bench_asr.py streams [--max N] [--seconds S]   # concurrent real-time calls per worker
-    .venv/bin/python bench/bench_asr.py long [--repeat R]  # a long call (the sample call R times): drift and memory
-    .venv/bin/python bench/bench_asr.py all
+    .venv/bin/python -m bench.asr quality            # WER on the sample call, WER/CER on ../shared/data/speech, RTF
+    .venv/bin/python -m bench.asr latency [--seconds S]   # real-time replay: partial/final latency per word
+    .venv/bin/python -m bench.asr streams [--max N] [--seconds S]   # concurrent real-time calls per worker
+    .venv/bin/python -m bench.asr long [--repeat R]  # a long call (the sample call R times): drift and memory
+    .venv/bin/python -m bench.asr all
 
 Options: --window fit|full (encoder window), --threads N (CTranslate2 CPU threads).
 Results are printed and written to bench/results/asr-<command>.json.  The machine these

@@ -1,6 +1,6 @@
 """Emotion worker benchmark: feature cost per audio second, model cost, streams per worker.
 
-    .venv/bin/python bench/bench_emotion.py [--seconds 60] [--kafka] [--compare-pyin]
+    .venv/bin/python -m bench.emotion [--seconds 60] [--kafka] [--compare-pyin]
 
 1. features: CPU time of models.emotion.features.extract per 3 s window (the worker computes
    one window per hop, i.e. per second of each stream), split into pitch and the rest;

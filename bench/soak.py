@@ -132,7 +132,7 @@ class Soak:
     def __init__(self, ui_max_segments: int = 4000, ended_retention_s: float = 600.0,
                  remember_calls: int = 100_000) -> None:
         from assist_ui.live_state import LiveState
-        from pipeline.ingest.protocol import CallRegistry
+        from pipeline.ingest.admission import CallRegistry
         from streams.assist.assistant import Assistant
 
         self.assistant = Assistant.from_files()

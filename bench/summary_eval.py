@@ -1,6 +1,6 @@
 """Measure the call summary on the annotated dialogues (tests/data/dialogues).
 
-    python -m assist_ui.summary_eval [DIR] [--split dev|heldout] [--show]
+    python -m bench.summary_eval [DIR] [--split dev|heldout] [--show]
 
 Each dialogue is replayed through the same knowledge base and rules as the live processors
 (``streams.assist.check``), the summary is built from the result exactly as for a stored call, and
@@ -64,7 +64,7 @@ def evaluate(directory: Path, split: str | None, show: bool = False) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m assist_ui.summary_eval")
+    p = argparse.ArgumentParser(prog="python -m bench.summary_eval")
     p.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
     p.add_argument("--split", choices=("dev", "heldout"))
     p.add_argument("--show", action="store_true", help="print each dialogue's summary")

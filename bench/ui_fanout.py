@@ -1,6 +1,6 @@
 """Benchmark: record produced to Kafka → on the agent's socket / on the agent's screen.
 
-    python -m assist_ui.bench [--calls 50] [--rate 4] [--seconds 20] [--browser]
+    python -m bench.ui_fanout [--calls 50] [--rate 4] [--seconds 20] [--browser]
 
 Starts the embedded broker and a UI server (live bridge on), opens one websocket per call
 (one agent per call), produces transcript finals and alerts for every call at ``--rate``

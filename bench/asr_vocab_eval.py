@@ -1,8 +1,8 @@
 """Domain biasing on real speech: CER/WER per clip and domain-term errors, before/after.
 
-    nice -n 10 .venv/bin/python bench/eval_asr_vocab.py run --tag base            # no biasing
-    nice -n 10 .venv/bin/python bench/eval_asr_vocab.py run --tag prompt --vocab streams/data/vocab/insurance_banking.yaml
-    .venv/bin/python bench/eval_asr_vocab.py score base prompt [--correct VOCAB]  # table (no decoding)
+    nice -n 10 .venv/bin/python -m bench.asr_vocab_eval run --tag base            # no biasing
+    nice -n 10 .venv/bin/python -m bench.asr_vocab_eval run --tag prompt --vocab streams/data/vocab/insurance_banking.yaml
+    .venv/bin/python -m bench.asr_vocab_eval score base prompt [--correct VOCAB]  # table (no decoding)
 
 Transcripts are cached in var/asr_eval/<tag>.json (decoding is the expensive part: run it
 once per configuration); post-correction is applied at scoring time to the cached text, so
@@ -172,11 +172,11 @@ def score(tags: list[str], correct: str | None, show_held_out: bool = False) -> 
             if c["lang"] == "zh":
                 rc, hc = term_counts(c["ref"], zh_terms), term_counts(hyp, zh_terms)
                 miss = sum(max(0, n - hc.get(k, 0)) for k, n in rc.items())
-                extra = sum(max(0, n - rc.get(k, 0)) for k, n in hc.items())
+                extra_terms = sum(max(0, n - rc.get(k, 0)) for k, n in hc.items())
                 e = term_err.setdefault(tag, {}).setdefault(part, [0, 0, 0])
                 e[0] += sum(rc.values())
                 e[1] += miss
-                e[2] += extra
+                e[2] += extra_terms
     print("| clip | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for cid, c in refs.items():

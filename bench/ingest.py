@@ -1,6 +1,6 @@
 """How many simultaneous real-time calls one ingest gateway process sustains, with CPU and lag.
 
-    .venv/bin/python bench/bench_ingest.py [--calls 50,100,200] [--mode binary|twilio] [--chunk-ms 20]
+    .venv/bin/python -m bench.ingest [--calls 50,100,200] [--mode binary|twilio] [--chunk-ms 20]
                                            [--window 15] [--warmup 5]
 
 Starts the embedded broker and a gateway process (`python -m pipeline.cli ingest`), then for

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from models.emotion.corpus import CorpusFeatures
-from models.emotion.evaluation import speaker_normalised
-from models.emotion.metrics import binary_auc, scores
+from models.emotion.training.corpus import CorpusFeatures
+from models.emotion.training.evaluation import speaker_normalised
+from models.emotion.training.metrics import binary_auc, scores
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from pipeline.bench_stats import ProcessUsage
+from bench.stats import ProcessUsage
 
 BENCH = "bench client"  # the bench's own process: replay clients and readers, without its children
 

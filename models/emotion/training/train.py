@@ -1,16 +1,16 @@
 """Train and export the two voice signals (arousal, agitated), validated across corpora.
 
-    python -m models.emotion.train --corpus ravdess=../shared/data/emotion/ravdess \\
+    python -m models.emotion.training.train --corpus ravdess=../shared/data/emotion/ravdess \\
         --corpus casia=../shared/data/emotion/casia --out models/emotion
 
 Steps (all seeded, so the same data gives the same model):
-1. discover each corpus's labelled clips (RAVDESS names or labels.csv, models.emotion.dataset);
+1. discover each corpus's labelled clips (RAVDESS names or labels.csv, models.emotion.training.dataset);
 2. window features, clean and telephone band (8 kHz µ-law, 300-3400 Hz), cached in
    var/emotion_cache;
 3. for each signal, choose the model family (logistic regression / RBF-SVM), C and the
    threshold by speaker-grouped CV over all corpora pooled, then fit on everything and export
    ONNX (skl2onnx) + feature_spec.json;
-4. cross-corpus validation (models.emotion.crosscorpus): leave each corpus out, repeat every
+4. cross-corpus validation (models.emotion.training.crosscorpus): leave each corpus out, repeat every
    choice inside the others, score the held-out corpus; metrics.json and the MODEL_CARD table
    hold only these held-out-corpus numbers.
 """
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from models.emotion import features as F
-from models.emotion.crosscorpus import train_target
-from models.emotion.crossval import load_corpora, table
 from models.emotion.model import MODEL_FILES, SIGNALS, SPEC_FILE, EmotionModel
+from models.emotion.training.crosscorpus import train_target
+from models.emotion.training.crossval import load_corpora, table
 
-log = logging.getLogger("models.emotion.train")
+log = logging.getLogger("models.emotion.training.train")
 
 
 def _onnx(model: Any) -> tuple[bytes, list[int]]:
@@ -68,9 +68,9 @@ def _update_card(card: Path, text_table: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.emotion.train", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m models.emotion.training.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", action="append", default=[], help="NAME=DIR, repeatable (two or more for validation)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where the model goes")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1], help="where the model goes (models/emotion)")
     ap.add_argument("--cache", type=Path, default=Path("var/emotion_cache"), help="feature cache ('' = none)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / SPEC_FILE).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
     EmotionModel(args.out).load()  # the exported files load and match the code
 
-    from models.emotion.crosscorpus import cross_corpus
+    from models.emotion.training.crosscorpus import cross_corpus
 
     rows = cross_corpus(corpora, args.seed) if len(corpora) > 1 else []
     metrics = {"cross_corpus": rows, "train_seconds": round(time.time() - t0, 1)}

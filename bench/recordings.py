@@ -1,4 +1,4 @@
-"""Recording sink throughput on the embedded broker: ``python -m pipeline.recordings.bench``.
+"""Recording sink throughput on the embedded broker: ``python -m bench.recordings``.
 
 Produces CALLS two-channel calls of SECONDS seconds as 200 ms 8 kHz µ-law frames (what
 ingest sends), then times the sink's hot path: poll → spool (fsync per poll) → commit (the
@@ -70,7 +70,7 @@ async def run(calls: int, seconds: float, fsync: bool) -> dict[str, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.recordings.bench")
+    p = argparse.ArgumentParser(prog="python -m bench.recordings")
     p.add_argument("--calls", type=int, default=20)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--no-fsync", action="store_true")
