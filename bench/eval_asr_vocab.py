@@ -65,11 +65,11 @@ def clips() -> list[dict]:
 
 
 async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
-    from pipeline.asr.cli import _load
+    from pipeline.asr.loading import load_models
 
     overrides: dict = {"asr_vocab_files": vocab or ""}  # no --vocab: no biasing at all (the "before")
     settings = AsrSettings(**overrides)
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     cfg = settings.transcriber_config(engine.device, partials=False)
     finals: dict[str, list] = {}
 

@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.asr.loading import load_models
+
 log = logging.getLogger(__name__)
 
 
@@ -62,23 +64,6 @@ def main(argv: list[str]) -> int:
     return asyncio.run(run_worker(settings))
 
 
-def _load(settings):
-    from models.whisper.engine import WhisperEngine
-    from models.whisper.resolve import ModelError
-    from models.whisper.vad import StreamingVad, shared_model
-
-    try:  # FileFormatError (a broken vocabulary file) is a ValueError: fail at start
-        bias = settings.domain_bias()
-        engine = WhisperEngine(settings.engine_config()).load()
-    except (ModelError, ValueError) as exc:
-        raise SystemExit(f"callassist asr: {exc}") from exc
-    if bias is not None:
-        bias.warm_up()
-    engine.set_bias(bias)
-    vad_model = shared_model().load()
-    return engine, lambda: StreamingVad(vad_model)
-
-
 def _model(settings) -> int:
     from models.whisper.resolve import ModelError, resolve_model
 
@@ -111,7 +96,7 @@ def _transcribe(settings, args) -> int:
         except AudioFileError as exc:
             print(f"callassist asr: {exc}", file=sys.stderr)
             return 1
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     config = settings.transcriber_config(engine.device, partials=False)
 
     def done(_call_id: str, segments) -> None:

@@ -32,6 +32,7 @@ from pipeline.asr.checkpoint import (
     FrameLog,
     stream_key,
 )
+from pipeline.asr.loading import load_models
 from pipeline.asr.metrics import AsrMetrics
 from pipeline.asr.settings import AsrSettings
 from pipeline.asr.stream import SegmentOut, StreamFinished
@@ -356,13 +357,12 @@ class AsrWorker(CheckpointMixin):
 async def run_worker(settings: AsrSettings) -> int:
     from prometheus_client import CollectorRegistry
 
-    from pipeline.asr.cli import _load
     from streams.platform.observability import serve_metrics
 
     settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
     registry = CollectorRegistry()
     loop = asyncio.get_running_loop()
-    engine, vad_factory = await loop.run_in_executor(None, _load, settings)  # explicit load, off the loop
+    engine, vad_factory = await loop.run_in_executor(None, load_models, settings)  # explicit load, off the loop
     worker = AsrWorker(settings, engine, vad_factory, AsrMetrics(registry))
     server = serve_metrics(registry, settings.metrics_host, settings.metrics_port, worker.ready)
     import signal
