@@ -175,7 +175,7 @@ class Transcriber:
             streams, self.config.batch_size, self.config.partial_batch_size, self.config.stream.partials
         )
         self.metrics.queue_depth.set(sum(len(s.closed) for s in streams))
-        self.metrics.buffered_seconds.set(sum(s.buf.size for s in streams) / SR)
+        self.metrics.buffered_seconds.set(sum(s.audio.size for s in streams) / SR)
         return jobs
 
     async def _loop(self) -> None:
