@@ -85,7 +85,7 @@ async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
         for c in clips():
             if only and not c["id"].startswith(only):
                 continue
-            data, rate = sf.read(c["path"], dtype="float32", always_2d=True)
+            data, rate = await asyncio.to_thread(sf.read, c["path"], dtype="float32", always_2d=True)
             audio = AudioFile(c["id"], int(rate), {"agent": data[:, c["channel"] or 0]})
             await feed_file(tr, audio, c["lang"])
             await tr.drain()
