@@ -116,7 +116,8 @@ class FakeDecoder(UtteranceDecoder):
         tokens = text.split()
         step = duration / max(len(tokens), 1)
         words = [
-            DecodeWord(round(i * step, 3), round((i + 1) * step, 3), " " + t, 0.9) for i, t in enumerate(tokens)
+            DecodeWord(round(i * step, 3), round((i + 1) * step, 3), " " + t, 0.9)
+            for i, t in enumerate(tokens)
         ]
         return DecodeResult(
             text=text,

@@ -130,7 +130,10 @@ async def test_a_failed_batch_is_retried_one_by_one():
     metrics = AsrMetrics(CollectorRegistry())
     segs, _ = await transcribe(dec, FINALS_ONLY, TWO_TURNS, metrics=metrics)
     assert [s.text for s in segs] == ["hello there", "hello there"]
-    assert metrics.registry.get_sample_value("callassist_errors_total", {"component": "asr", "kind": "model"}) == 1
+    assert (
+        metrics.registry.get_sample_value("callassist_errors_total", {"component": "asr", "kind": "model"})
+        == 1
+    )
 
 
 async def test_a_job_that_fails_twice_is_dropped_and_the_call_still_ends():
