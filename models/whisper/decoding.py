@@ -28,7 +28,8 @@ class DecodeRequest:
 
 @dataclass
 class Word:
-    """A decoded word; times are seconds from the start of the request's audio."""
+    """A decoded word, in seconds from the start of the request's audio as the decoder returns
+    it; the streaming code (pipeline.asr) places copies on the call's time line."""
 
     start: float
     end: float

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.asr.agreement import LocalAgreement, TimedWord
+from models.whisper.decoding import Word
+from pipeline.asr.agreement import LocalAgreement
 from pipeline.asr.buffers import WindowProbs
 from pipeline.asr.types import SR, WINDOW, StreamConfig, Utterance
 
@@ -29,7 +30,7 @@ class PartialUpdate:
 
     cut: int | None = None  # sample where the confirmed sentence ends: close it there
     text: str = ""
-    words: list[TimedWord] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)
     stable_len: int = 0  # length of the leading text LocalAgreement has confirmed
 
 
@@ -99,7 +100,7 @@ class PartialDecoder:
 
     # -- results -------------------------------------------------------------------------
     def update(
-        self, utt: Utterance, decoded_end: int, timed: list[TimedWord], probs: WindowProbs
+        self, utt: Utterance, decoded_end: int, timed: list[Word], probs: WindowProbs
     ) -> PartialUpdate:
         """Apply a partial decode of the open utterance ``utt`` (must be :attr:`active`)."""
         la = self._agreement

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.asr.agreement import TimedWord
+from models.whisper.decoding import Word
 from pipeline.asr.buffers import SampleBuffer, WindowProbs
 from pipeline.asr.endpointing import Endpointer, Offset, Onset
 from pipeline.asr.partials import PartialDecoder
@@ -313,12 +313,13 @@ class ChannelStream:
     def on_result(
         self, job: Job, text: str, language: str, words: list[Any], failed: bool = False
     ) -> list[SegmentOut]:
-        """Turn a decode result into output segments.  ``words`` times are job-relative."""
+        """Turn a decode result into output segments.  ``words`` times are job-relative;
+        the segments' words are copies placed on the call's time line."""
         if self.in_flight is job:
             self.in_flight = None
         offset = job.start / SR
         timed = [
-            TimedWord(round(offset + w.start, 3), round(offset + w.end, 3), w.text, float(w.probability))
+            Word(round(offset + w.start, 3), round(offset + w.end, 3), w.text, float(w.probability))
             for w in words
         ]
         if job.kind == "final":

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.asr.agreement import TimedWord
+from models.whisper.decoding import Word
 from pipeline.asr.endpointing import EndpointConfig
 
 SR = 16000
@@ -126,7 +126,7 @@ class SegmentOut:
     end: float
     text: str
     language: str
-    words: list[TimedWord]
+    words: list[Word]  # call time
     revision: int
     stable_len: int = 0  # partials: length of the leading text LocalAgreement has confirmed
 

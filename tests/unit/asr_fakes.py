@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,12 +65,9 @@ def frames(audio: np.ndarray, frame_s: float = 0.2, start: int = 0):
         yield audio[i : i + n], start + i
 
 
-@dataclass
-class W:
-    start: float
-    end: float
-    text: str
-    probability: float = 0.9
+def W(start: float, end: float, text: str, probability: float = 0.9) -> DecodeWord:
+    """A decoded word (job-relative times), as the engine returns it."""
+    return DecodeWord(start, end, text, probability)
 
 
 def finalize_all(stream, text: str = "hello there") -> list:
