@@ -277,37 +277,21 @@ class ChannelStream:
         if kind == "final" and self.closed:
             utt = self.closed[0]
             assert utt.end is not None
-            job = Job(
-                self,
-                "final",
-                utt.start,
-                utt.end,
-                self.audio.copy(utt.start, utt.end),
-                self.language,
-                utt.voiced / max(utt.windows, 1),
-                utt.ready_at,
-                utt,
-            )
+            job = self._job("final", utt, utt.start, utt.end, utt.ready_at)
         elif kind == "partial" and self.wants_partial():
             assert self.open is not None
-            start = self.partials.audio_start(self.open)
-            end = self.vad.next_window * WINDOW
-            job = Job(
-                self,
-                "partial",
-                start,
-                end,
-                self.audio.copy(start, end),
-                self.language,
-                self.open.voiced / max(self.open.windows, 1),
-                self.clock(),
-                self.open,
-            )
+            start, end = self.partials.audio_start(self.open), self.vad.next_window * WINDOW
+            job = self._job("partial", self.open, start, end, self.clock())
             self.partials.handed_out(end, self.clock())
         else:
             return None
         self.in_flight = job
         return job
+
+    def _job(self, kind: str, utt: Utterance, start: int, end: int, ready_at: float) -> Job:
+        audio = self.audio.copy(start, end)
+        speech_ratio = utt.voiced / max(utt.windows, 1)
+        return Job(self, kind, start, end, audio, self.language, speech_ratio, ready_at, utt)
 
     # -- results -------------------------------------------------------------------------
     def on_result(
