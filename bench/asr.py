@@ -81,14 +81,14 @@ def rss_mb() -> float:
 
 class Bench:
     def __init__(self, args) -> None:
-        from pipeline.asr.cli import _load
+        from pipeline.asr.loading import load_models
 
         overrides = {"asr_encoder_window": args.window}
         if args.threads:
             overrides["asr_cpu_threads"] = args.threads
         self.settings = AsrSettings(**overrides)
         t = time.perf_counter()
-        self.engine, self.vad_factory = _load(self.settings)
+        self.engine, self.vad_factory = load_models(self.settings)
         self.load_s = time.perf_counter() - t
 
     def transcriber(self, on_segments, partials: bool) -> Transcriber:

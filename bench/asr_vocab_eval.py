@@ -65,11 +65,11 @@ def clips() -> list[dict]:
 
 
 async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
-    from pipeline.asr.cli import _load
+    from pipeline.asr.loading import load_models
 
     overrides: dict = {"asr_vocab_files": vocab or ""}  # no --vocab: no biasing at all (the "before")
     settings = AsrSettings(**overrides)
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     cfg = settings.transcriber_config(engine.device, partials=False)
     finals: dict[str, list] = {}
 
@@ -85,7 +85,7 @@ async def run(tag: str, vocab: str | None, only: str | None = None) -> None:
         for c in clips():
             if only and not c["id"].startswith(only):
                 continue
-            data, rate = sf.read(c["path"], dtype="float32", always_2d=True)
+            data, rate = await asyncio.to_thread(sf.read, c["path"], dtype="float32", always_2d=True)
             audio = AudioFile(c["id"], int(rate), {"agent": data[:, c["channel"] or 0]})
             await feed_file(tr, audio, c["lang"])
             await tr.drain()

@@ -30,12 +30,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from models.whisper import filters, text
 from models.whisper import tokens as tokbytes
+from models.whisper.decoding import (  # noqa: F401 - DecodeRequest/TextBias re-exported for callers
+    DecodeRequest,
+    DecodeResult,
+    TextBias,
+    UtteranceDecoder,
+    Word,
+)
 from models.whisper.resolve import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -64,46 +70,6 @@ class EngineConfig:
     filters: filters.FilterConfig = field(default_factory=filters.FilterConfig)
 
 
-@dataclass
-class DecodeRequest:
-    audio: np.ndarray  # float32 mono 16 kHz, at most 30 s
-    language: str | None = None  # None: detect among EngineConfig.languages
-    word_timestamps: bool = True
-    speech_ratio: float = 1.0  # fraction of the audio the VAD called speech (hallucination filter)
-
-
-@dataclass
-class Word:
-    start: float  # seconds from the start of the request's audio
-    end: float
-    text: str
-    probability: float
-
-
-@dataclass
-class DecodeResult:
-    text: str
-    words: list[Word]
-    language: str
-    language_probability: float
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
-    duration: float
-    dropped: str = ""  # non-empty: why the text was discarded (hallucination filter)
-    raw_text: str = ""  # what the model said before normalisation and filtering
-
-
-class TextBias(Protocol):
-    """Domain biasing (pipeline.asr.bias): a decoder prompt and a post-correction."""
-
-    def prompt(self, language: str) -> str: ...
-
-    def correct_text(self, text: str, language: str) -> str: ...
-
-    def correct_words(self, words: list[str], language: str) -> list[str]: ...
-
-
 MAX_PROMPT_TOKENS = 223  # Whisper's limit for previous-text context (n_text_ctx // 2 - 1)
 
 
@@ -128,7 +94,7 @@ def english_only(model_name: str, is_multilingual: bool) -> bool:
     return not is_multilingual or name.endswith(".en") or ".en-" in name
 
 
-class WhisperEngine:
+class WhisperEngine(UtteranceDecoder):
     """A loaded Whisper model that decodes batches of utterances.  Thread-safe."""
 
     def __init__(self, config: EngineConfig) -> None:

@@ -10,6 +10,10 @@ The re-decoded buffer is trimmed at committed sentence ends: once a stable word 
 sentence, later partial decodes start after it and the stable sentence is kept as text.
 That keeps partial decodes short however long someone talks.
 
+Words are the decoder's own :class:`models.whisper.decoding.Word`, placed on the call's
+time line by the stream (``start``/``end`` in call time, text as Whisper writes it:
+English words carry a leading space).
+
 Final text does not come from here: each utterance is decoded once more, whole, when the
 VAD closes it, which is deterministic (a restarted worker re-derives identical finals).
 """
@@ -19,15 +23,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from models.whisper.decoding import Word
+
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
-
-
-@dataclass(frozen=True)
-class TimedWord:
-    start: float  # call time, seconds
-    end: float
-    text: str  # as Whisper writes it (English words carry a leading space)
-    probability: float = 0.0
 
 
 def word_key(text: str) -> str:
@@ -45,16 +43,16 @@ def ends_sentence(text: str) -> bool:
 class LocalAgreement:
     buffer_start: float  # call time where the next partial decode must start
     max_buffer_s: float = 15.0
-    stable_text_words: list[TimedWord] = field(default_factory=list)  # trimmed out of the buffer
-    committed: list[TimedWord] = field(default_factory=list)  # stable, still inside the buffer
-    previous: list[TimedWord] = field(default_factory=list)  # last hypothesis after the committed words
+    stable_text_words: list[Word] = field(default_factory=list)  # trimmed out of the buffer
+    committed: list[Word] = field(default_factory=list)  # stable, still inside the buffer
+    previous: list[Word] = field(default_factory=list)  # last hypothesis after the committed words
 
-    def stable_words(self) -> list[TimedWord]:
+    def stable_words(self) -> list[Word]:
         return [*self.stable_text_words, *self.committed]
 
     def update(
-        self, hypothesis: list[TimedWord], decoded_until: float
-    ) -> tuple[list[TimedWord], list[TimedWord]]:
+        self, hypothesis: list[Word], decoded_until: float
+    ) -> tuple[list[Word], list[Word]]:
         """Feed the hypothesis for ``[buffer_start, decoded_until]``; returns (stable, tentative)."""
         last_end = self.committed[-1].end if self.committed else self.buffer_start
         # Words the committed part already covers come back in every hypothesis: skip them

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.asr.loading import load_models
+
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +95,7 @@ class _AsrService:
         from pipeline.asr.worker import AsrWorker
 
         self.settings.bootstrap_servers()  # no broker configured: fail now, not after loading the model
-        engine, vad_factory = await asyncio.to_thread(_load, self.settings)
+        engine, vad_factory = await asyncio.to_thread(load_models, self.settings)
         self.worker = AsrWorker(self.settings, engine, vad_factory, AsrMetrics(self.registry))
 
     async def run(self) -> None:
@@ -105,23 +107,6 @@ class _AsrService:
 
     async def stop(self) -> None:
         return None
-
-
-def _load(settings):
-    from models.whisper.engine import WhisperEngine
-    from models.whisper.resolve import ModelError
-    from models.whisper.vad import StreamingVad, shared_model
-
-    try:  # FileFormatError (a broken vocabulary file) is a ValueError: fail at start
-        bias = settings.domain_bias()
-        engine = WhisperEngine(settings.engine_config()).load()
-    except (ModelError, ValueError) as exc:
-        raise SystemExit(f"callassist asr: {exc}") from exc
-    if bias is not None:
-        bias.warm_up()
-    engine.set_bias(bias)
-    vad_model = shared_model().load()
-    return engine, lambda: StreamingVad(vad_model)
 
 
 def _model(settings) -> int:
@@ -156,7 +141,7 @@ def _transcribe(settings, args) -> int:
         except AudioFileError as exc:
             print(f"callassist asr: {exc}", file=sys.stderr)
             return 1
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     config = settings.transcriber_config(engine.device, partials=False)
 
     def done(_call_id: str, segments) -> None:

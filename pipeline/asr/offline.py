@@ -5,6 +5,10 @@ channel (``--mono-channel``, default ``agent``); a stereo file is agent (left) a
 (right), the usual call-recording layout.  The audio is cut into 200 ms frames and fed
 through exactly the code the Kafka worker uses (:class:`Transcriber`: resampler, VAD,
 endpointing, utterance decoding, filters), as fast as the model allows.
+
+Nothing blocking runs on the event loop: files are read and decoded in a worker thread
+(``asyncio.to_thread``), resampling and VAD run in the transcriber's state thread and the
+model in its decode thread.
 """
 
 from __future__ import annotations

@@ -1,90 +1,132 @@
-"""Partial transcripts of the open utterance: when to decode them, LocalAgreement-2, early finals.
+"""Partial transcripts of a channel's open utterance: when to decode, LocalAgreement-2, early-final cuts.
 
-Mixed into :class:`pipeline.asr.stream.ChannelStream` (pure logic, split out to keep that
-module small).  Partials are decoded only when the scheduler is idle; a sentence that
-LocalAgreement-2 confirmed is cut off as its own utterance and finalised before the VAD
-closes the turn (early finals); the turn continues after it under a new segment id.
+:class:`PartialDecoder` is owned by :class:`pipeline.asr.stream.ChannelStream` (pure
+logic).  The stream tells it about the open utterance (``restart`` at an onset,
+``forget_hypotheses`` when the utterance closes or splits), asks it whether a partial is
+``due`` and where its audio starts, and hands it each partial decode (``update``).  The
+decoder answers with the partial text or, with early finals on, with the sample where the
+sentence LocalAgreement-2 confirmed ends: the stream then closes that sentence as its own
+utterance (decoded once more, whole, as a final) and the turn goes on under a new id.
+
+Partials are decoded only when the scheduler is idle; the revision counter and the set of
+utterances with a partial on the wire live here, because finals need them (a final's
+revision follows its partials'; an utterance whose partial was sent must get a final even
+if it turns out too short).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-from pipeline.asr.agreement import LocalAgreement, TimedWord
-from pipeline.asr.types import SR, WINDOW, Job, SegmentOut, Utterance
-
-if TYPE_CHECKING:
-    from collections import deque
-    from collections.abc import Callable
-
-    from pipeline.asr.types import StreamConfig, Vad
+from models.whisper.decoding import Word
+from pipeline.asr.agreement import LocalAgreement
+from pipeline.asr.buffers import WindowProbs
+from pipeline.asr.types import SR, WINDOW, StreamConfig, Utterance
 
 
-class PartialsMixin:
-    # provided by ChannelStream
-    config: StreamConfig
-    vad: Vad
-    open: Utterance | None
-    closed: deque[Utterance]
-    in_flight: Job | None
-    final_until: int
-    suppress_until: int
-    _agreement: LocalAgreement | None
-    _partial_rev: int
-    _partial_emitted: set[int]
-    _last_partial_end: int
-    _last_partial_clock: float
-    _probs: deque[float]
-    _probs_start: int
-    floor: int
-    clock: Callable[[], float]
+@dataclass
+class PartialUpdate:
+    """What one partial decode produced: a cut (early final), a text to send, or neither."""
 
-    def _segment(self, utt, final, text, language, words, end, stable) -> SegmentOut:  # pragma: no cover
-        raise NotImplementedError
+    cut: int | None = None  # sample where the confirmed sentence ends: close it there
+    text: str = ""
+    words: list[Word] = field(default_factory=list)
+    stable_len: int = 0  # length of the leading text LocalAgreement has confirmed
 
-    def wants_partial(self) -> bool:
+
+class PartialDecoder:
+    def __init__(self, config: StreamConfig) -> None:
+        self.config = config
+        self.revision = 0  # partials sent for the current utterance (a final gets revision + 1)
+        self._agreement: LocalAgreement | None = None
+        self._emitted: set[int] = set()  # utterance ids with a partial on the wire
+        self._last_end = 0  # end sample of the last partial decode
+        self._last_clock = 0.0  # clock() when it was handed out
+
+    # -- the open utterance --------------------------------------------------------------
+    def restart(self) -> None:
+        """A new utterance opened (onset or early cut): hypotheses and revisions start over."""
+        self._agreement = None
+        self.revision = 0
+
+    def forget_hypotheses(self) -> None:
+        """The utterance was closed or split: its final supersedes the hypotheses.  The
+        revision stays: the final of the closed utterance is numbered after it."""
+        self._agreement = None
+
+    @property
+    def active(self) -> bool:
+        """A partial decode of the current open utterance is under way or has been applied."""
+        return self._agreement is not None
+
+    # -- scheduling --------------------------------------------------------------------
+    def due(self, utt: Utterance, end: int, suppress_until: int) -> bool:
+        """Whether the open utterance, decoded up to sample ``end``, is worth a partial now."""
         cfg = self.config
-        if not cfg.partials or self.in_flight is not None or self.closed or self.open is None:
+        if not cfg.partials:
             return False
-        end = self.vad.next_window * WINDOW
-        if end <= self.suppress_until or end - self.open.start < cfg.partial_min_s * SR:
+        if end <= suppress_until or end - utt.start < cfg.partial_min_s * SR:
             return False
-        return end - max(self._last_partial_end, self.open.start) >= cfg.partial_interval_s * SR
+        return end - max(self._last_end, utt.start) >= cfg.partial_interval_s * SR
 
-    def partial_staleness(self) -> float:
+    def allow_now(self) -> None:
+        """Make the next partial due at once (whatever audio arrived since the last)."""
+        self._last_end = 0
+
+    @property
+    def staleness(self) -> float:
         """Sort key: the stream whose last partial is oldest goes first."""
-        return self._last_partial_clock
+        return self._last_clock
 
-    def _partial_result(
-        self, job: Job, timed: list[TimedWord], language: str, failed: bool
-    ) -> list[SegmentOut]:
-        utt = job.utterance
-        if failed or utt is None or utt is not self.open or self._agreement is None:
-            return []  # the utterance was closed meanwhile: its final supersedes this
-        stable, tentative = self._agreement.update(timed, job.end / SR)
-        if (
-            self.config.early_finals
-            and self._agreement.stable_text_words
-            and self._cut_sentence(utt, job.end)
-        ):
-            return []  # the confirmed sentence is now a closed utterance: its final comes next
+    def audio_start(self, utt: Utterance) -> int:
+        """First sample of the next partial decode (LocalAgreement trims confirmed sentences)."""
+        if self._agreement is None:
+            self._agreement = LocalAgreement(utt.start / SR, self.config.partial_max_buffer_s)
+        return max(int(self._agreement.buffer_start * SR), utt.start)
+
+    def handed_out(self, end: int, now: float) -> None:
+        self._last_end = end
+        self._last_clock = now
+
+    # -- partials on the wire ------------------------------------------------------------
+    def was_sent(self, ms_id: int) -> bool:
+        return ms_id in self._emitted
+
+    def settle(self, ms_id: int) -> bool:
+        """The utterance's final is out: forget it; returns whether it had a partial."""
+        had = ms_id in self._emitted
+        self._emitted.discard(ms_id)
+        return had
+
+    # -- results -------------------------------------------------------------------------
+    def update(
+        self, utt: Utterance, decoded_end: int, timed: list[Word], probs: WindowProbs
+    ) -> PartialUpdate:
+        """Apply a partial decode of the open utterance ``utt`` (must be :attr:`active`)."""
+        la = self._agreement
+        assert la is not None
+        stable, tentative = la.update(timed, decoded_end / SR)
+        if self.config.early_finals and la.stable_text_words:
+            cut = self._sentence_cut(utt, decoded_end, probs)
+            if cut is not None:
+                self.restart()
+                return PartialUpdate(cut=cut)  # the sentence becomes a closed utterance: its final comes next
         stable_text = "".join(w.text for w in stable).strip()
         full = "".join(w.text for w in [*stable, *tentative]).strip()
         if not full:
-            return []
-        self._partial_rev += 1
-        self._partial_emitted.add(utt.ms_id)
-        return [self._segment(utt, False, full, language, [*stable, *tentative], job.end, len(stable_text))]
+            return PartialUpdate()
+        self.revision += 1
+        self._emitted.add(utt.ms_id)
+        return PartialUpdate(text=full, words=[*stable, *tentative], stable_len=len(stable_text))
 
-    def _cut_sentence(self, utt: Utterance, decoded_end: int) -> bool:
-        """Close the utterance at the sentence LocalAgreement confirmed; the turn goes on after it.
+    def _sentence_cut(self, utt: Utterance, decoded_end: int, probs: WindowProbs) -> int | None:
+        """Where to close the utterance at the sentence LocalAgreement confirmed (None: too short).
 
         The confirmed sentence is decoded once more, whole, like any utterance (measured on
         the sample call: using the partial hypotheses' words as the final text instead cost
-        6 points of WER).  LocalAgreement decides *where* and *when* to cut, the buffer is
-        trimmed there, and the rest of the turn continues under a new segment id.  On a
-        restart these cuts are not re-derived; the checkpoint's ``suppress_until`` makes the
-        replay continue exactly after the last final (see ``ChannelStream._on_window``).
+        6 points of WER).  LocalAgreement decides *where* and *when* to cut.  On a restart
+        these cuts are not re-derived; the checkpoint's ``suppress_until`` makes the replay
+        continue exactly after the last final (see ``ChannelStream._on_window``).
         """
         la = self._agreement
         assert la is not None
@@ -94,10 +136,10 @@ class PartialsMixin:
         nxt = after[0].start if after else end + 0.3
         # Word timings from cross-attention are often 0.1-0.3 s off: cut at the least
         # speech-like VAD window around the sentence end, where the pause really is.
-        lo = max(int((end - 0.3) * SR) // WINDOW, self._probs_start)
-        hi = min(int((max(nxt, end) + 0.1) * SR) // WINDOW, self._probs_start + len(self._probs) - 1)
+        lo = max(int((end - 0.3) * SR) // WINDOW, probs.start)
+        hi = min(int((max(nxt, end) + 0.1) * SR) // WINDOW, probs.last)
         if hi >= lo:
-            near = {j: self._probs[j - self._probs_start] for j in range(lo, hi + 1)}
+            near = {j: probs[j] for j in range(lo, hi + 1)}
             quiet = min(near.values()) + 0.05  # near-minimum windows: take the one nearest the word end
             window = min((j for j, p in near.items() if p <= quiet), key=lambda j: abs(j * WINDOW / SR - end))
             cut_t = (window * WINDOW + WINDOW // 2) / SR
@@ -105,27 +147,5 @@ class PartialsMixin:
             cut_t = (end + min(nxt, end + 0.2)) / 2
         cut = min(int(round(cut_t * SR)), decoded_end)
         if cut - utt.start < self.config.early_final_min_s * SR:
-            return False
-        first_w = cut // WINDOW
-        probs = list(self._probs)
-        head = probs[: max(first_w - self._probs_start, 0)][-max(utt.windows, 0) :]
-        rest = probs[max(first_w - self._probs_start, 0) :]
-        thr = self.config.endpoint.threshold
-        self.closed.append(
-            Utterance(
-                start=utt.start,
-                end=cut,
-                voiced=sum(p >= thr for p in head),
-                windows=len(head),
-                forced=True,
-                ready_at=self.clock(),
-                run_onset=utt.run_onset,
-            )
-        )
-        self.open = Utterance(
-            start=cut, voiced=sum(p >= thr for p in rest), windows=len(rest), run_onset=utt.run_onset
-        )
-        self.floor = cut
-        self._agreement = None
-        self._partial_rev = 0
-        return True
+            return None
+        return cut

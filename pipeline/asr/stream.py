@@ -15,8 +15,9 @@ far behind one live call (design.md).  So:
   ``split_lookback_s``), or at the end of the call.  Boundaries depend only on the audio,
   so a restarted worker re-derives the same segments and the same ids;
 - partials: the open utterance is re-decoded only when the scheduler is idle, and words
-  are stabilised by LocalAgreement-2 (:mod:`pipeline.asr.agreement`,
-  :mod:`pipeline.asr.partials`; optional early finals cut confirmed sentences off a turn).
+  are stabilised by LocalAgreement-2 (:mod:`pipeline.asr.agreement`); the stream owns a
+  :class:`pipeline.asr.partials.PartialDecoder` for that (optional early finals cut
+  confirmed sentences off a turn).
 
 All positions are absolute sample indexes on the channel's 16 kHz call-time line (sample
 ``i`` is call time ``i / 16000``), so segment ids, checkpoints and word times never drift
@@ -32,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.asr.agreement import LocalAgreement, TimedWord
+from models.whisper.decoding import Word
+from pipeline.asr.buffers import SampleBuffer, WindowProbs
 from pipeline.asr.endpointing import Endpointer, Offset, Onset
-from pipeline.asr.partials import PartialsMixin
+from pipeline.asr.partials import PartialDecoder
+from pipeline.asr.resume import ResumeCandidates
 from pipeline.asr.types import (  # noqa: F401 - re-exported: the rest of the package imports them from here
     MS,
     SR,
@@ -49,7 +52,7 @@ from pipeline.asr.types import (  # noqa: F401 - re-exported: the rest of the pa
 )
 
 
-class ChannelStream(PartialsMixin):
+class ChannelStream:
     def __init__(
         self,
         call_id: str,
@@ -67,9 +70,7 @@ class ChannelStream(PartialsMixin):
         self.clock = clock
         self.endpointer = Endpointer(config.endpoint)
         self.language: str | None = None  # set by the call (open message or detection)
-        self.buf = np.zeros(0, np.float32)
-        self.buf_start: int | None = None  # absolute sample of buf[0]
-        self.write_pos: int | None = None
+        self.audio = SampleBuffer()  # the samples an utterance or a future onset may still need
         self.floor = 0
         self.open: Utterance | None = None
         self.closed: deque[Utterance] = deque()
@@ -78,46 +79,32 @@ class ChannelStream(PartialsMixin):
         self.suppress_until = suppress_until  # finals ending here or before were produced before a restart
         self.finished = False
         self.frames_in = 0
-        self._probs: deque[float] = deque()  # probabilities of windows from _probs_start on
-        self._probs_start = 0
-        self._resume_candidates: deque[ResumePoint] = deque()
+        self.probs = WindowProbs()  # VAD probabilities of the recent windows
+        self.partials = PartialDecoder(config)
+        self.resume_candidates = ResumeCandidates()
         self._pending_resume = resume
-        self._agreement: LocalAgreement | None = None
-        self._partial_rev = 0
-        self._last_partial_end = 0
-        self._last_partial_clock = 0.0
-        self._partial_emitted: set[int] = set()  # utterance ids with a partial on the wire
         self._quiet_run = 0  # consecutive windows below the VAD threshold inside the open utterance
         if resume is not None:
             self.vad.restore(resume.vad_state)
             self.floor = resume.floor
-            self._resume_candidates.append(resume)
+            self.resume_candidates.add(resume)
 
     # -- audio in ------------------------------------------------------------------------
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.call_id, self.channel)
-
     def push(self, samples: np.ndarray, start: int) -> None:
         """Append 16 kHz samples whose first one is at absolute position ``start``."""
         if self.finished:
             raise StreamFinished(f"{self.call_id}/{self.channel}: audio after the end of the stream")
         samples = np.asarray(samples, dtype=np.float32)
-        if self.buf_start is None:
+        if self.audio.start is None:
             self._begin(start)
-        assert self.write_pos is not None and self.buf_start is not None
-        if start > self.write_pos:
-            gap = start - self.write_pos
-            if gap > self.config.max_gap_s * SR:
-                raise ValueError(f"{self.call_id}/{self.channel}: audio jumps {gap / SR:.0f} s ahead")
-            samples = np.concatenate([np.zeros(gap, np.float32), samples])  # lost audio reads as silence
-        elif start < self.write_pos:
-            samples = samples[self.write_pos - start :]  # overlap (re-delivered audio): keep the new part
+        # Lost audio reads as silence; of re-delivered audio only the new part is kept.
+        samples = self.audio.place(
+            samples, start, int(self.config.max_gap_s * SR), f"{self.call_id}/{self.channel}"
+        )
         if samples.size == 0:
             return
         self.frames_in += 1
-        self.buf = np.concatenate([self.buf, samples])
-        self.write_pos += samples.size
+        self.audio.append(samples)
         self._run_vad()
         self._trim()
 
@@ -126,33 +113,32 @@ class ChannelStream(PartialsMixin):
         if resume is not None:
             # Re-delivered audio from before the resume point is dropped sample-exactly.
             first = min(resume.window * WINDOW, resume.floor)
-            self.buf_start = self.write_pos = max(first, 0)
-            self._probs_start = resume.window
-            if start > self.buf_start:
-                self.buf_start = self.write_pos = start
+            self.audio.begin_at(max(first, 0))
+            self.probs.start = resume.window
+            if start > max(first, 0):
+                self.audio.begin_at(start)
             self._pending_resume = None
             return
         # Align the first window to the grid: the VAD sees the same windows however the
         # audio was framed.
         first_window = start // WINDOW
-        self.buf_start = self.write_pos = first_window * WINDOW
-        self.floor = self.buf_start
-        self._probs_start = first_window
+        self.audio.begin_at(first_window * WINDOW)
+        self.floor = first_window * WINDOW
+        self.probs.start = first_window
         self.vad.reset(first_window)
         # The stream's start is its first resume point (idle, fresh VAD state).
-        self._resume_candidates.append(ResumePoint(first_window, self.vad.state(), self.floor))
+        self.resume_candidates.add(ResumePoint(first_window, self.vad.state(), self.floor))
 
     def _run_vad(self) -> None:
-        assert self.buf_start is not None
-        if self.vad.next_window * WINDOW < self.buf_start:
+        buf_start = self.audio.start
+        assert buf_start is not None
+        if self.vad.next_window * WINDOW < buf_start:
             # Re-delivered audio began after the resume window (should not happen when the
             # consumer seeks to the checkpoint): skip ahead, the LSTM state is then approximate.
-            self.vad.reset(-(-self.buf_start // WINDOW))
-            self._probs_start = self.vad.next_window
+            self.vad.reset(-(-buf_start // WINDOW))
+            self.probs.start = self.vad.next_window
         first = self.vad.next_window
-        probs = self.vad.process(
-            self.buf[self.vad.next_window * WINDOW - self.buf_start :], self.vad.next_window * WINDOW
-        )
+        probs = self.vad.process(self.audio.since(first * WINDOW), first * WINDOW)
         for i, p in enumerate(probs):
             self._on_window(first + i, float(p))
         if not self.endpointer.in_speech:
@@ -160,24 +146,19 @@ class ChannelStream(PartialsMixin):
             # An onset after it never pads back further than speech_pad_ms.
             nw = self.vad.next_window
             floor = max(self.floor, nw * WINDOW - self.config.endpoint.speech_pad_ms * MS)
-            self._resume_candidates.append(ResumePoint(nw, self.vad.state(), floor))
-            while len(self._resume_candidates) > 64:
-                self._resume_candidates.popleft()
+            self.resume_candidates.add(ResumePoint(nw, self.vad.state(), floor))
 
     def _on_window(self, k: int, p: float) -> None:
-        if not self._probs and self._probs_start != k:
-            self._probs_start = k
-        self._probs.append(p)
+        self.probs.append(k, p)
         cfg = self.config
         ev = self.endpointer.push(k, p)
         pad = cfg.endpoint.speech_pad_ms * MS
         if isinstance(ev, Onset):
             # Audio before suppress_until was finalised before a restart: a replayed
             # utterance that straddles it continues from there (same id as it would have had).
-            start = max(k * WINDOW - pad, self.floor, self.buf_start or 0, self.suppress_until)
+            start = max(k * WINDOW - pad, self.floor, self.audio.start or 0, self.suppress_until)
             self.open = Utterance(start=start, run_onset=k)
-            self._agreement = None
-            self._partial_rev = 0
+            self.partials.restart()
             self._quiet_run = 0
         if self.open is not None:
             self.open.windows += 1
@@ -210,18 +191,17 @@ class ChannelStream(PartialsMixin):
         cfg = self.config
         lo = max(
             (self.open.start + int((cfg.max_utterance_s - cfg.split_lookback_s) * SR)) // WINDOW,
-            self._probs_start,
+            self.probs.start,
         )
-        probs = np.array([self._probs[j - self._probs_start] for j in range(lo, k + 1)], np.float32)
+        probs = np.array(self.probs.between(lo, k), np.float32)
         self._split_at(lo + int(len(probs) - 1 - np.argmin(probs[::-1])))  # the latest minimum
 
     def _split_at(self, j: int) -> None:
         """Close the open utterance in the middle of VAD window j; the speech goes on after it."""
         assert self.open is not None
         cfg = self.config
-        last = self._probs_start + len(self._probs) - 1
         cut = j * WINDOW + WINDOW // 2
-        after = np.array([self._probs[i - self._probs_start] for i in range(j + 1, last + 1)], np.float32)
+        after = np.array(self.probs.between(j + 1, self.probs.last), np.float32)
         run_onset = self.open.run_onset
         self._close(cut, forced=True)
         self.open = Utterance(
@@ -238,22 +218,53 @@ class ChannelStream(PartialsMixin):
         utt.end = max(end, utt.start)
         utt.forced = forced
         self.floor = utt.end
-        self._agreement = None
+        self.partials.forget_hypotheses()
         if utt.voiced * 32 >= self.config.min_speech_ms and utt.end > self.suppress_until:
             self.closed.append(utt)
-        elif utt.ms_id in self._partial_emitted:
+        elif self.partials.was_sent(utt.ms_id):
             self.closed.append(utt)  # still decoded: its partial must be replaced by a final
         utt.ready_at = self.clock()
+
+    def _cut_early(self, utt: Utterance, cut: int) -> None:
+        """Close the open utterance at ``cut`` (an early final); the turn goes on after it."""
+        first_w = cut // WINDOW
+        head = self.probs.before(first_w)[-max(utt.windows, 0) :]
+        rest = self.probs.since(first_w)
+        thr = self.config.endpoint.threshold
+        self.closed.append(
+            Utterance(
+                start=utt.start,
+                end=cut,
+                voiced=sum(p >= thr for p in head),
+                windows=len(head),
+                forced=True,
+                ready_at=self.clock(),
+                run_onset=utt.run_onset,
+            )
+        )
+        self.open = Utterance(
+            start=cut, voiced=sum(p >= thr for p in rest), windows=len(rest), run_onset=utt.run_onset
+        )
+        self.floor = cut
 
     def finish(self) -> None:
         """End of call (or of the channel): the open utterance is closed as it stands."""
         if self.finished:
             return
-        if self.open is not None and self.write_pos is not None:
-            self._close(self.write_pos, forced=False)
+        if self.open is not None and self.audio.end is not None:
+            self._close(self.audio.end, forced=False)
         self.finished = True
 
     # -- jobs ----------------------------------------------------------------------------
+    def wants_partial(self) -> bool:
+        if self.in_flight is not None or self.closed or self.open is None:
+            return False
+        return self.partials.due(self.open, self.vad.next_window * WINDOW, self.suppress_until)
+
+    def partial_staleness(self) -> float:
+        """Sort key: the stream whose last partial is oldest goes first."""
+        return self.partials.staleness
+
     def has_final_job(self) -> bool:
         return self.in_flight is None and bool(self.closed)
 
@@ -266,56 +277,33 @@ class ChannelStream(PartialsMixin):
         if kind == "final" and self.closed:
             utt = self.closed[0]
             assert utt.end is not None
-            job = Job(
-                self,
-                "final",
-                utt.start,
-                utt.end,
-                self._audio(utt.start, utt.end),
-                self.language,
-                utt.voiced / max(utt.windows, 1),
-                utt.ready_at,
-                utt,
-            )
+            job = self._job("final", utt, utt.start, utt.end, utt.ready_at)
         elif kind == "partial" and self.wants_partial():
             assert self.open is not None
-            if self._agreement is None:
-                self._agreement = LocalAgreement(self.open.start / SR, self.config.partial_max_buffer_s)
-            start = max(int(self._agreement.buffer_start * SR), self.open.start)
-            end = self.vad.next_window * WINDOW
-            job = Job(
-                self,
-                "partial",
-                start,
-                end,
-                self._audio(start, end),
-                self.language,
-                self.open.voiced / max(self.open.windows, 1),
-                self.clock(),
-                self.open,
-            )
-            self._last_partial_end = end
-            self._last_partial_clock = self.clock()
+            start, end = self.partials.audio_start(self.open), self.vad.next_window * WINDOW
+            job = self._job("partial", self.open, start, end, self.clock())
+            self.partials.handed_out(end, self.clock())
         else:
             return None
         self.in_flight = job
         return job
 
-    def _audio(self, start: int, end: int) -> np.ndarray:
-        assert self.buf_start is not None
-        a = self.buf[max(start - self.buf_start, 0) : max(end - self.buf_start, 0)]
-        return a.copy()
+    def _job(self, kind: str, utt: Utterance, start: int, end: int, ready_at: float) -> Job:
+        audio = self.audio.copy(start, end)
+        speech_ratio = utt.voiced / max(utt.windows, 1)
+        return Job(self, kind, start, end, audio, self.language, speech_ratio, ready_at, utt)
 
     # -- results -------------------------------------------------------------------------
     def on_result(
         self, job: Job, text: str, language: str, words: list[Any], failed: bool = False
     ) -> list[SegmentOut]:
-        """Turn a decode result into output segments.  ``words`` times are job-relative."""
+        """Turn a decode result into output segments.  ``words`` times are job-relative;
+        the segments' words are copies placed on the call's time line."""
         if self.in_flight is job:
             self.in_flight = None
         offset = job.start / SR
         timed = [
-            TimedWord(round(offset + w.start, 3), round(offset + w.end, 3), w.text, float(w.probability))
+            Word(round(offset + w.start, 3), round(offset + w.end, 3), w.text, float(w.probability))
             for w in words
         ]
         if job.kind == "final":
@@ -324,17 +312,25 @@ class ChannelStream(PartialsMixin):
             if self.closed and self.closed[0] is utt:
                 self.closed.popleft()
             self.final_until = max(self.final_until, utt.end)
-            had_partial = utt.ms_id in self._partial_emitted
-            self._partial_emitted.discard(utt.ms_id)
+            had_partial = self.partials.settle(utt.ms_id)
             if failed or (not text and not had_partial) or utt.end <= self.suppress_until:
                 return []
             return [self._segment(utt, True, text, language, timed, utt.end, len(text))]
-        return self._partial_result(job, timed, language, failed)
+        utt = job.utterance
+        if failed or utt is None or utt is not self.open or not self.partials.active:
+            return []  # the utterance was closed meanwhile: its final supersedes this
+        upd = self.partials.update(utt, job.end, timed, self.probs)
+        if upd.cut is not None:
+            self._cut_early(utt, upd.cut)
+            return []  # the confirmed sentence is now a closed utterance: its final comes next
+        if not upd.text:
+            return []
+        return [self._segment(utt, False, upd.text, language, upd.words, job.end, upd.stable_len)]
 
     def _segment(
         self, utt: Utterance, final: bool, text: str, language: str, words, end: int, stable: int
     ) -> SegmentOut:
-        rev = self._partial_rev if not final else self._partial_rev + 1
+        rev = self.partials.revision if not final else self.partials.revision + 1
         return SegmentOut(
             call_id=self.call_id,
             channel=self.channel,
@@ -370,12 +366,7 @@ class ChannelStream(PartialsMixin):
             pending.append(self.in_flight.utterance.run_onset)
         if self.open is not None:
             pending.append(self.open.run_onset)
-        limit = min(pending) if pending else None
-        best = None
-        for cand in self._resume_candidates:
-            if limit is None or cand.window <= limit:
-                best = cand
-        return best
+        return self.resume_candidates.latest(min(pending) if pending else None)
 
     def needed_from(self) -> int | None:
         """Earliest absolute sample a restart would need re-delivered (None: nothing)."""
@@ -386,7 +377,7 @@ class ChannelStream(PartialsMixin):
 
     def _trim(self) -> None:
         """Drop audio and VAD history nobody can need again (bounded memory)."""
-        assert self.buf_start is not None
+        assert self.audio.start is not None
         pad = self.config.endpoint.speech_pad_ms * MS
         keep = self.vad.next_window * WINDOW - pad  # pre-roll of a future onset
         if self.open is not None:
@@ -395,25 +386,11 @@ class ChannelStream(PartialsMixin):
             keep = min(keep, u.start)
         if self.in_flight is not None:
             keep = min(keep, self.in_flight.start)
-        keep = max(keep, self.buf_start)
-        if keep > self.buf_start:
-            self.buf = self.buf[keep - self.buf_start :].copy()
-            self.buf_start = keep
+        self.audio.drop_before(keep)
         # VAD probabilities: only the open utterance's tail is ever looked at (splits).
         keep_w = self.vad.next_window - int(self.config.max_utterance_s * SR) // WINDOW - 2
-        while self._probs and self._probs_start < keep_w:
-            self._probs.popleft()
-            self._probs_start += 1
-        # Resume candidates older than the latest usable one are useless.
-        rp = self.resume_point()
-        while (
-            self._resume_candidates
-            and self._resume_candidates[0] is not rp
-            and len(self._resume_candidates) > 1
-        ):
-            if rp is None or self._resume_candidates[0].window >= rp.window:
-                break
-            self._resume_candidates.popleft()
+        self.probs.drop_before(keep_w)
+        self.resume_candidates.drop_before(self.resume_point())
 
     def memory_bytes(self) -> int:
-        return int(self.buf.nbytes + 8 * len(self._probs) + 1200 * len(self._resume_candidates))
+        return int(self.audio.nbytes + 8 * len(self.probs) + 1200 * len(self.resume_candidates))

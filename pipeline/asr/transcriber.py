@@ -19,23 +19,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from models.whisper.decoding import DecodeRequest, UtteranceDecoder
 from pipeline.asr.calls import CallState, ChannelInput, LanguagePolicy
 from pipeline.asr.metrics import AsrMetrics
 from pipeline.asr.scheduler import pick_jobs
 from pipeline.asr.stream import SR, ChannelStream, Job, ResumePoint, SegmentOut, StreamConfig, Vad
 
 log = logging.getLogger(__name__)
-
-
-class Decoder(Protocol):
-    def decode(self, requests: Sequence[Any]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class StreamResume:
 class Transcriber:
     def __init__(
         self,
-        decoder: Decoder,
+        decoder: UtteranceDecoder,
         vad_factory: Callable[[], Vad],
         config: TranscriberConfig,
         on_segments: Callable[[list[SegmentOut]], Awaitable[None]],
@@ -175,7 +172,7 @@ class Transcriber:
             streams, self.config.batch_size, self.config.partial_batch_size, self.config.stream.partials
         )
         self.metrics.queue_depth.set(sum(len(s.closed) for s in streams))
-        self.metrics.buffered_seconds.set(sum(s.buf.size for s in streams) / SR)
+        self.metrics.buffered_seconds.set(sum(s.audio.size for s in streams) / SR)
         return jobs
 
     async def _loop(self) -> None:
@@ -295,7 +292,5 @@ class Transcriber:
         return await self._in_state(fn, *args)
 
 
-def _engine_request(job: Job) -> Any:
-    from models.whisper.engine import DecodeRequest
-
+def _engine_request(job: Job) -> DecodeRequest:
     return DecodeRequest(job.audio, job.language, word_timestamps=True, speech_ratio=job.speech_ratio)

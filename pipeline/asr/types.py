@@ -1,21 +1,19 @@
-"""Data types of the streaming logic (pure): config, utterances, jobs, output segments.
+"""Data types of the streaming logic (pure): the sample grid, config, utterances, output segments.
 
-Split from :mod:`pipeline.asr.stream` to keep modules small; everything here is re-exported
-there.
+The leaf of the streaming modules: :mod:`pipeline.asr.partials` and
+:mod:`pipeline.asr.stream` import it, it imports neither.  Everything here is re-exported
+by :mod:`pipeline.asr.stream`, where the rest of the package imports it from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.asr.agreement import TimedWord
+from models.whisper.decoding import Word
 from pipeline.asr.endpointing import EndpointConfig
-
-if TYPE_CHECKING:
-    from pipeline.asr.stream import ChannelStream
 
 SR = 16000
 
@@ -88,9 +86,22 @@ class Utterance:
         return self.start // MS
 
 
+class JobOwner(Protocol):
+    """Where a job's result goes back to: the :class:`pipeline.asr.stream.ChannelStream`
+    that handed it out (a protocol, so this module needs no import of the stream)."""
+
+    call_id: str
+
+    def on_result(
+        self, job: Job, text: str, language: str, words: list[Any], failed: bool = False
+    ) -> list[SegmentOut]: ...
+
+
 @dataclass
 class Job:
-    stream: ChannelStream
+    """One decode a stream hands out; its result goes back to ``stream.on_result``."""
+
+    stream: JobOwner
     kind: str  # "final" | "partial"
     start: int
     end: int
@@ -115,7 +126,7 @@ class SegmentOut:
     end: float
     text: str
     language: str
-    words: list[TimedWord]
+    words: list[Word]  # call time
     revision: int
     stable_len: int = 0  # partials: length of the leading text LocalAgreement has confirmed
 

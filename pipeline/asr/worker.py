@@ -12,6 +12,10 @@ its offset, drops audio it already transcribed and re-derives the rest with the 
 segment ids: no final is lost, none is produced twice (except ones produced in the
 instant between a broker ack and the next checkpoint, which come again with the same
 ``segment_id`` and are dropped by consumers as duplicates).
+
+What the worker holds about its calls is one :class:`pipeline.asr.ledger.AsrCall` per call
+in a :class:`pipeline.asr.ledger.PartitionLedger` (assignment, revocation, eviction);
+checkpoint records are written and read by :class:`WorkerCheckpoints`.
 """
 
 from __future__ import annotations
@@ -20,23 +24,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict, deque
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from pipeline.asr.calls import AudioInputError
-from pipeline.asr.checkpoint import (
-    CallEntry,
-    FrameLog,
-    stream_key,
-)
+from pipeline.asr.checkpoint import stream_key
+from pipeline.asr.ledger import END_GRACE_S, PartitionLedger
 from pipeline.asr.metrics import AsrMetrics
 from pipeline.asr.settings import AsrSettings
 from pipeline.asr.stream import SegmentOut, StreamFinished
 from pipeline.asr.transcriber import Transcriber
-from pipeline.asr.worker_checkpoints import END_GRACE_S, CheckpointMixin
+from pipeline.asr.worker_checkpoints import WorkerCheckpoints
 from streams.contract.audio import AudioFrame
 from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import CallEvent, TranscriptSegment, Word
@@ -59,7 +59,7 @@ class _Rebalance(ConsumerRebalanceListener):
         await self.worker.on_assigned(list(assigned))
 
 
-class AsrWorker(CheckpointMixin):
+class AsrWorker:
     def __init__(self, settings: AsrSettings, engine, vad_factory, metrics: AsrMetrics | None = None) -> None:
         self.s = settings
         self.engine = engine
@@ -79,24 +79,16 @@ class AsrWorker(CheckpointMixin):
         self._stop = asyncio.Event()
         self._final_checkpoint = True
         self._ready = False
-        self.partition_of: dict[str, int] = {}  # call_id -> audio partition
-        self.logs: dict[tuple[str, str], FrameLog] = {}
-        self.captured: dict[tuple[str, str], deque[tuple[float, float]]] = {}
-        self.channel_end: dict[tuple[str, str], float] = {}
-        # partition -> finished stream key -> offset of its last frame
-        self.done: defaultdict[int, dict[str, int]] = defaultdict(dict)
-        self.skip: dict[str, int] = {}  # finished before a restart: skip frames up to this offset
-        self.calls_info: dict[str, CallEntry] = {}
-        self.next_offset: dict[TopicPartition, int] = {}
-        self.events_pending: defaultdict[TopicPartition, deque[tuple[int, str, float]]] = defaultdict(deque)
-        self.pending_end: dict[str, float] = {}  # call_id -> deadline
-        self.last_audio: dict[str, float] = {}  # call_id -> monotonic time of its last frame
-        self.detached: set[str] = set()
+        self.ledger = PartitionLedger()
+        self.checkpoints = WorkerCheckpoints(settings, self.tr, self.ledger, self.metrics)
         self._paused = False
-        self.checkpoints_written = 0
         self.lag = ConsumerLag(self.metrics.registry, [settings.topic_audio, settings.topic_events])
         self._lag_task: asyncio.Task[None] | None = None
         self.resumed_streams = 0
+
+    @property
+    def checkpoints_written(self) -> int:
+        return self.checkpoints.written
 
     # -- lifecycle ---------------------------------------------------------------------
     def ready(self) -> bool:
@@ -122,6 +114,7 @@ class AsrWorker(CheckpointMixin):
             s, s.asr_group_id, partition_assignment_strategy=(RangePartitionAssignor,)
         )
         await start_client(self.consumer, s)
+        self.checkpoints.bind(self.consumer, self.producer, self.reader)
         await self._check_partitions()
         self.consumer.subscribe([s.topic_audio, s.topic_events], listener=_Rebalance(self))
         await self.tr.start()
@@ -152,7 +145,7 @@ class AsrWorker(CheckpointMixin):
 
     async def run(self) -> None:
         await self.start()
-        tasks = [asyncio.create_task(self._checkpoint_loop()), asyncio.create_task(self._housekeeping_loop())]
+        tasks = [asyncio.create_task(self.checkpoints.loop()), asyncio.create_task(self._housekeeping_loop())]
         try:
             while not self._stop.is_set():
                 await self.step()
@@ -171,7 +164,7 @@ class AsrWorker(CheckpointMixin):
         if checkpoint:
             with contextlib.suppress(Exception):
                 if self.consumer is not None and self.consumer.assignment():
-                    await self.checkpoint()
+                    await self.checkpoints.write()
         await self.tr.stop()
         for client in (self.consumer, self.reader, self.producer):
             if client is not None:
@@ -190,7 +183,7 @@ class AsrWorker(CheckpointMixin):
                     await self._on_audio(tp, rec)
                 else:
                     await self._on_event(tp, rec)
-                self.next_offset[tp] = rec.offset + 1
+                self.ledger.consumed(tp, rec.offset)
                 n += 1
         return n
 
@@ -216,19 +209,16 @@ class AsrWorker(CheckpointMixin):
             log.warning("skipping bad audio record at %s:%d: %s", tp, rec.offset, exc)
             return
         key = (frame.call_id, frame.channel)
-        skey = stream_key(*key)
-        if skey in self.skip and rec.offset <= self.skip[skey]:
-            m.frames_dropped.labels("duplicate").inc()  # transcribed before the restart
+        reason = self.ledger.drop_reason(tp.partition, rec.offset, stream_key(*key))
+        if reason is not None:  # transcribed before the restart, or after the end of its stream
+            m.frames_dropped.labels(reason).inc()
             return
-        if skey in self.done[tp.partition]:
-            m.frames_dropped.labels("late").inc()
-            return
-        flog = self.logs.setdefault(key, FrameLog())
-        if frame.seq <= flog.last_seq:
+        call = self.ledger.call(frame.call_id)
+        chan = call.channel(frame.channel)
+        if frame.seq <= chan.frames.last_seq:
             m.frames_dropped.labels("duplicate").inc()
             return
-        self.partition_of[frame.call_id] = tp.partition
-        self.detached.discard(frame.call_id)
+        self.ledger.attach(call, tp.partition)
         try:
             await self.tr.audio(frame.call_id, frame.channel, samples, frame.sample_rate, frame.start)
         except StreamFinished:
@@ -239,13 +229,9 @@ class AsrWorker(CheckpointMixin):
             m.frames_dropped.labels("malformed").inc()
             log.warning("skipping audio record at %s:%d (%s/%s): %s", tp, rec.offset, *key, exc)
             return
-        flog.add(rec.offset, frame.end, frame.seq)
-        self.channel_end[key] = max(self.channel_end.get(key, 0.0), frame.end)
-        self.last_audio[frame.call_id] = time.monotonic()
-        cap = self.captured.setdefault(key, deque(maxlen=1200))
-        if frame.captured_at:
-            cap.append((frame.end, frame.captured_at))
-        if frame.call_id in self.pending_end:
+        chan.accepted(rec.offset, frame.end, frame.seq, frame.captured_at)
+        call.last_audio = time.monotonic()
+        if call.end_deadline is not None:
             await self._maybe_end(frame.call_id)
 
     async def _on_event(self, tp: TopicPartition, rec) -> None:
@@ -255,9 +241,11 @@ class AsrWorker(CheckpointMixin):
             self.metrics.bad_record(tp.topic)
             log.warning("skipping bad call event at %s:%d: %s", tp, rec.offset, exc)
             return
-        self.events_pending[tp].append((rec.offset, ev.call_id, time.monotonic()))
-        info = self.calls_info.setdefault(ev.call_id, CallEntry())
+        self.ledger.event_seen(tp, rec.offset, ev.call_id, time.monotonic())
+        call = self.ledger.call(ev.call_id)
+        info = call.info
         if ev.kind == "started":
+            call.finished = False
             lang = ev.language or self.s.asr_default_language
             if lang and lang not in self.s.languages():
                 log.warning(
@@ -269,26 +257,25 @@ class AsrWorker(CheckpointMixin):
             await self.tr.open_call(ev.call_id, lang or None)
         elif ev.kind == "ended":
             info.ended, info.duration = True, ev.duration
-            self.pending_end[ev.call_id] = time.monotonic() + END_GRACE_S
+            call.end_deadline = time.monotonic() + END_GRACE_S
             await self._maybe_end(ev.call_id)
 
     async def _maybe_end(self, call_id: str, force: bool = False) -> None:
-        info = self.calls_info.get(call_id)
-        ends = [e for (c, _ch), e in self.channel_end.items() if c == call_id]
+        """End the call once all its audio is here, or at its deadline after "ended"."""
+        call = self.ledger.get(call_id)
         now = time.monotonic()
-        if info is not None and info.duration > 0:  # ingest said how much audio there was
-            complete = bool(ends) and min(ends) >= info.duration - 1e-3
-        else:  # unknown: wait for the audio to stop for a second
-            complete = now - self.last_audio.get(call_id, 0.0) > 1.0
-        if force or complete or now >= self.pending_end.get(call_id, float("inf")):
-            self.pending_end.pop(call_id, None)
+        complete = call is None or call.audio_complete(now)
+        deadline = call.end_deadline if call is not None and call.end_deadline is not None else float("inf")
+        if force or complete or now >= deadline:
+            if call is not None:
+                call.end_deadline = None
             await self.tr.end_call(call_id)
 
     async def _housekeeping_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            for call_id in list(self.pending_end):
-                await self._maybe_end(call_id)
+            for call in self.ledger.ending():
+                await self._maybe_end(call.call_id)
             idle = await self.tr.run_in_state(
                 self._idle_calls, time.monotonic() - self.s.asr_idle_call_timeout_s
             )
@@ -308,9 +295,9 @@ class AsrWorker(CheckpointMixin):
         assert self.producer is not None
         now = time.time()
         for seg in segments:
-            if seg.call_id in self.detached:
+            if seg.call_id in self.ledger.detached:
                 continue  # partition moved to another worker: it re-derives this segment
-            audio_end_at = self._captured_at(seg.call_id, seg.channel, seg.end)
+            audio_end_at = self.ledger.captured_at(seg.call_id, seg.channel, seg.end)
             rec = TranscriptSegment(
                 call_id=seg.call_id,
                 channel=seg.channel,
@@ -332,25 +319,30 @@ class AsrWorker(CheckpointMixin):
             await self.producer.send(self.s.topic_transcripts, rec.to_bytes(), key=seg.call_id.encode())
             # docs/metrics.md: once per segment, for its last word
             last = seg.words[-1].end if seg.words else seg.end
-            captured = self._captured_at(seg.call_id, seg.channel, last)
+            captured = self.ledger.captured_at(seg.call_id, seg.channel, last)
             if captured:
                 kind = "final" if seg.is_final else "partial"
                 self.metrics.word_latency.labels(kind).observe(max(0.0, now - captured))
 
-    def _captured_at(self, call_id: str, channel: str, t: float) -> float:
-        for end, at in self.captured.get((call_id, channel), ()):
-            if end >= t - 1e-3:
-                return at - (end - t)
-        return 0.0
-
     async def _call_done(self, call_id: str) -> None:
-        part = self.partition_of.get(call_id)
-        for key in [k for k in self.logs if k[0] == call_id]:
-            flog = self.logs.pop(key)
-            if part is not None:
-                self.done[part][stream_key(*key)] = flog.last_offset
-            self.captured.pop(key, None)
-            self.channel_end.pop(key, None)
-        self.pending_end.pop(call_id, None)
-        self.last_audio.pop(call_id, None)
+        self.ledger.call_done(call_id)
+
+    # -- rebalance ---------------------------------------------------------------------
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        audio = [tp for tp in revoked if tp.topic == self.s.topic_audio]
+        if not audio or not self._ready:
+            return
+        with contextlib.suppress(Exception):
+            await self.checkpoints.write(only=audio)
+        gone = self.ledger.revoke({tp.partition for tp in audio}, revoked)
+        await self.tr.run_in_state(self._drop_calls, gone)
+
+    def _drop_calls(self, call_ids: list[str]) -> None:
+        for c in call_ids:
+            self.tr.calls.pop(c, None)
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            if tp.topic == self.s.topic_audio:
+                self.resumed_streams += await self.checkpoints.resume(tp)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.asr.cli import _load
+from pipeline.asr.loading import load_models
 from pipeline.asr.offline import transcribe_files
 from pipeline.asr.settings import AsrSettings
 
@@ -20,7 +20,7 @@ def test_casia_clip_that_printed_replacement_characters(shared_data: Path, tmp_p
     if not clip.is_file():
         pytest.skip(f"{clip} not found")
     settings = AsrSettings(data_dir=tmp_path)
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     cfg = settings.transcriber_config(engine.device, partials=False)
     segs = asyncio.run(transcribe_files([clip], engine, vad_factory, cfg, "zh"))[clip.stem]
     assert segs, "no text at all"

@@ -19,7 +19,7 @@ from models.whisper.engine import DecodeRequest
 from models.whisper.scoring import cer, wer
 from models.whisper.text import to_simplified
 from models.whisper.vad import StreamingVad, VadModel, VadState
-from pipeline.asr.cli import _load
+from pipeline.asr.loading import load_models
 from pipeline.asr.offline import transcribe_files
 from pipeline.asr.settings import AsrSettings
 from streams.platform.audio_codec import resample
@@ -35,7 +35,7 @@ def loaded(tmp_path_factory):
     if not (SPEECH / "refs.json").is_file():
         pytest.skip("../shared/data/speech not found")
     settings = AsrSettings(data_dir=tmp_path_factory.mktemp("asr-models"))
-    engine, vad_factory = _load(settings)
+    engine, vad_factory = load_models(settings)
     return settings, engine, vad_factory
 
 

@@ -17,7 +17,7 @@ import soundfile as sf
 
 from models.whisper.scoring import wer
 from pipeline.asr.checkpoint import Checkpoint
-from pipeline.asr.cli import _load
+from pipeline.asr.loading import load_models
 from pipeline.asr.settings import AsrSettings
 from pipeline.asr.worker import AsrWorker
 from streams.contract.audio import AudioFrame
@@ -34,7 +34,7 @@ SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speec
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     settings = AsrSettings(data_dir=tmp_path_factory.mktemp("asr-model"))
-    return _load(settings)
+    return load_models(settings)
 
 
 def _settings(make_settings, tmp_path: Path, **kw) -> AsrSettings:

@@ -24,7 +24,7 @@ import soundfile as sf
 from assist_ui.audio_redaction import pii_audio_spans
 from assist_ui.playback import PlaybackAudio
 from assist_ui.redact import redact
-from pipeline.asr.cli import _load
+from pipeline.asr.loading import load_models
 from pipeline.asr.offline import transcribe_files
 from pipeline.asr.settings import AsrSettings
 from streams.platform.recording_spool import SpooledFrame
@@ -62,7 +62,7 @@ def test_spoken_phone_number_is_silenced_in_what_qa_plays(shared_data: Path, tmp
     path = tmp_path / "call.wav"
     sf.write(path, call, sr)
 
-    engine_parts = (s := AsrSettings(data_dir=tmp_path / "var"), *_load(s))
+    engine_parts = (s := AsrSettings(data_dir=tmp_path / "var"), *load_models(s))
     segs = _transcribe(engine_parts, path)
     heard = " ".join(x.text for x in segs)
     assert len(_DIGIT_TEXT.findall(heard)) >= 7 and "[PHONE]" in redact(heard), heard  # the number is heard

@@ -1,10 +1,14 @@
-"""Test doubles for the pure ASR logic (no model): a stateful energy VAD and synthetic audio."""
+"""Test doubles for the ASR logic (no model): a stateful energy VAD, a scripted decoder, synthetic audio."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
 
 import numpy as np
+
+from models.whisper.decoding import DecodeRequest, DecodeResult, UtteranceDecoder
+from models.whisper.decoding import Word as DecodeWord
 
 SR = 16000
 WINDOW = 512
@@ -61,12 +65,9 @@ def frames(audio: np.ndarray, frame_s: float = 0.2, start: int = 0):
         yield audio[i : i + n], start + i
 
 
-@dataclass
-class W:
-    start: float
-    end: float
-    text: str
-    probability: float = 0.9
+def W(start: float, end: float, text: str, probability: float = 0.9) -> DecodeWord:
+    """A decoded word (job-relative times), as the engine returns it."""
+    return DecodeWord(start, end, text, probability)
 
 
 def finalize_all(stream, text: str = "hello there") -> list:
@@ -76,3 +77,51 @@ def finalize_all(stream, text: str = "hello there") -> list:
         words = [W(0.0, job.seconds, " " + text)]
         out.extend(stream.on_result(job, text, "en", words))
     return out
+
+
+class FakeDecoder(UtteranceDecoder):
+    """A scripted model behind the real decoder interface (no weights, instant).
+
+    Every request is answered with ``text`` (or ``script(request)``), one word per space-
+    separated token spread evenly over the request's audio, in the language asked for (or
+    ``detected`` when the request leaves it open).  It records what it was asked and on
+    which thread, so tests can check batching and that decoding stays off the event loop.
+    """
+
+    def __init__(self, text: str = "hello there", detected: str = "en", script=None, fail: int = 0) -> None:
+        self.text = text
+        self.detected = detected
+        self.script = script
+        self.fail = fail  # raise on this many calls first (a model error)
+        self.requests: list[DecodeRequest] = []
+        self.batches: list[int] = []
+        self.threads: set[str] = set()
+
+    def decode(self, requests: Sequence[DecodeRequest]) -> list[DecodeResult]:
+        self.threads.add(threading.current_thread().name)
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("fake model failure")
+        self.batches.append(len(requests))
+        self.requests.extend(requests)
+        return [self._result(r) for r in requests]
+
+    def _result(self, req: DecodeRequest) -> DecodeResult:
+        text = self.script(req) if self.script is not None else self.text
+        duration = len(req.audio) / SR
+        tokens = text.split()
+        step = duration / max(len(tokens), 1)
+        words = [
+            DecodeWord(round(i * step, 3), round((i + 1) * step, 3), " " + t, 0.9)
+            for i, t in enumerate(tokens)
+        ]
+        return DecodeResult(
+            text=text,
+            words=words if req.word_timestamps else [],
+            language=req.language or self.detected,
+            language_probability=1.0 if req.language else 0.95,
+            avg_logprob=-0.1,
+            no_speech_prob=0.0,
+            compression_ratio=1.0,
+            duration=duration,
+        )

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from asr_fakes import EnergyVad, frames, silence, tone
 
-from pipeline.asr.agreement import LocalAgreement, TimedWord
+from models.whisper.decoding import Word
+from pipeline.asr.agreement import LocalAgreement
 from pipeline.asr.calls import AudioInputError, CallState, ChannelInput, LanguagePolicy
 from pipeline.asr.checkpoint import (
     CallEntry,
@@ -54,8 +55,8 @@ def test_stream_config_limits_utterances_to_whisper_window():
 
 
 # -- LocalAgreement-2 --------------------------------------------------------------------
-def words(*texts: str, t0: float = 0.0) -> list[TimedWord]:
-    return [TimedWord(t0 + 0.4 * i, t0 + 0.4 * i + 0.3, " " + t) for i, t in enumerate(texts)]
+def words(*texts: str, t0: float = 0.0) -> list[Word]:
+    return [Word(t0 + 0.4 * i, t0 + 0.4 * i + 0.3, " " + t, 0.0) for i, t in enumerate(texts)]
 
 
 def test_local_agreement_commits_what_two_hypotheses_agree_on():

@@ -98,7 +98,7 @@ def test_settings_validation():
 
 
 def test_transcribe_rejects_bad_files_before_loading_the_model(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_load", lambda s: pytest.fail("model loaded for a bad file"))
+    monkeypatch.setattr(cli, "load_models", lambda s: pytest.fail("model loaded for a bad file"))
     missing = tmp_path / "nope.wav"
     assert cli.main(["transcribe", str(missing)]) == 1
     assert "no such file" in capsys.readouterr().err

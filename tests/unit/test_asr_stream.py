@@ -129,9 +129,9 @@ def test_gap_and_overlap_keep_positions_exact():
     s = ChannelStream("c1", "agent", EnergyVad(), CFG)
     s.push(silence(1.0), 0)
     s.push(silence(0.5), int(1.5 * SR))  # 0.5 s lost: filled with silence
-    assert s.write_pos == 2 * SR
+    assert s.audio.end == 2 * SR
     s.push(silence(1.0), int(1.5 * SR))  # re-delivered: only the new half counts
-    assert s.write_pos == int(2.5 * SR)
+    assert s.audio.end == int(2.5 * SR)
 
 
 def test_end_of_call_flushes_the_open_utterance():
@@ -186,8 +186,8 @@ def test_memory_stays_bounded_over_a_long_call():
         run(s, minute, start=pos)
         pos += len(minute)
         peak = max(peak, s.memory_bytes())
-        assert len(s._probs) <= int(CFG.max_utterance_s * SR) // 512 + 3
-        assert len(s._resume_candidates) <= 64
+        assert len(s.probs) <= int(CFG.max_utterance_s * SR) // 512 + 3
+        assert len(s.resume_candidates) <= 64
     assert peak < 2 * CFG.max_utterance_s * SR * 4  # at most ~two utterances of audio
     assert s.final_until > 59 * 60 * SR
 
@@ -229,7 +229,7 @@ def test_without_early_finals_a_confirmed_sentence_stays_partial():
     for chunk, pos in frames(np.concatenate([silence(0.3), tone(3.5)])):
         s.push(chunk, pos)
     _partial(s, ["Hello", "there.", "My"], t0=0.8)
-    s._last_partial_end = 0  # allow the next partial at once
+    s.partials.allow_now()  # allow the next partial at once
     out = _partial(s, ["Hello", "there.", "My", "name"], t0=0.8)
     assert [x.is_final for x in out] == [False] and out[0].text == "Hello there. My name"
     assert out[0].stable_len == len("Hello there. My") and not s.closed
