@@ -41,15 +41,12 @@ from assist_ui.auth import User, UserDirectory, bearer_token
 from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub, dumps
 from assist_ui.kb_api import KbApi, KbApiError
-from assist_ui.live_state import LiveState
+from assist_ui.live_state import SEVERITIES_BY_RANK, SEVERITY_RANK, LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
 from assist_ui.redact import redact_obj
 from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
-
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 
 log = logging.getLogger(__name__)
 
