@@ -194,3 +194,38 @@ def test_closed_leaves_the_hub():
     s = _session(hub=hub)
     s.closed()
     assert not hub.subscribers and s.state is State.CLOSED
+
+
+class _Store:
+    """What LiveActions needs of the QA store, in memory (the audit write comes first)."""
+
+    def __init__(self) -> None:
+        self.actions: list[dict] = []
+
+    async def put_action(self, action: dict) -> bool:
+        self.actions.append(action)
+        return True
+
+
+@pytest.mark.parametrize(("token", "alert_id", "reply"), [
+    ("agent-token-0001", "a1", {"type": "action_ok", "op": "ack", "call_id": "c1"}),  # the agent on the call
+    ("agent-token-0001", "nope", {"type": "error", "error": "no_such_alert", "op": "ack"}),
+    ("super-token-0001", "a1", {"type": "error", "error": "forbidden", "op": "ack"}),  # only the agent acks
+    ("agent-token-0002", "a1", {"type": "error", "error": "not_found", "op": "ack"}),  # not their call
+])
+async def test_ack_op_through_the_session_and_the_live_actions(token, alert_id, reply):
+    from assist_ui.live_actions import LiveActions
+
+    hub = _hub()
+    hub.state.apply("alert", {"call_id": "c1", "alert_id": "a1", "rule_id": "r", "severity": "high",
+                              "channel": "agent", "message": "m", "produced_at": 1.0}, 1.0)
+    store = _Store()
+    actions = LiveActions(hub.state, hub, store, USERS)  # type: ignore[arg-type]
+    s = _session(token, hub)
+    s.data_to_send()
+    effect = s.receive(json.dumps({"op": "ack", "call_id": "c1", "alert_id": alert_id}))
+    assert isinstance(effect, Perform) and s.sub is not None
+    await actions.handle(s.sub, effect.msg)
+    out = [m for m in s.data_to_send() if m["type"] in ("action_ok", "error")]
+    assert len(out) == 1 and {k: out[0].get(k) for k in reply} == reply
+    assert [a["kind"] for a in store.actions] == (["ack"] if reply["type"] == "action_ok" else [])
