@@ -140,6 +140,10 @@ class Subscriber:
         self._ready.set()
         return True
 
+    def pop(self) -> Outgoing | None:
+        """The next queued message without waiting (None when empty): for the sans-I/O session's tests."""
+        return self._queue.popleft() if self._queue else None
+
     def drop(self) -> None:
         if self.dropped:
             return

@@ -41,15 +41,12 @@ from assist_ui.auth import User, UserDirectory, bearer_token
 from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub, dumps
 from assist_ui.kb_api import KbApi, KbApiError
-from assist_ui.live_state import LiveState
+from assist_ui.live_state import SEVERITIES_BY_RANK, SEVERITY_RANK, LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
 from assist_ui.redact import redact_obj
 from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
-
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +211,9 @@ class HttpApi:
             return json_response(200, review)
         if len(parts) == 3 and parts[0] == "calls" and parts[2] == "summary" and method == "GET":
             found = await self.store.get_call(parts[1])
-            return json_response(200, summarise(found["call"])) if found else _error(404, "no such call")
+            if not found:
+                return _error(404, "no such call")
+            return json_response(200, await asyncio.to_thread(summarise, found["call"]))  # CPU: off the loop
         if len(parts) == 3 and parts[0] == "calls" and parts[2] == "playback":
             return await self._start_playback(user, method, parts[1])
         if len(parts) == 3 and parts[0] == "calls" and parts[2] == "scorecard":
@@ -242,12 +241,14 @@ class HttpApi:
             note = params.get("note", "")
             if len(note) > 2000:
                 return _error(400, "note too long")
-            auto = next(i["auto"] for i in fill(self.form, found["call"])["items"] if i["id"] == item.id)
+            card = await asyncio.to_thread(fill, self.form, found["call"])
+            auto = next(i["auto"] for i in card["items"] if i["id"] == item.id)
             await self.store.put_score_override({"call_id": call_id, "item_id": item.id, "score": score, "auto": auto,
                                                  "note": note, "reviewer": user.id})
         elif method != "GET":
             return _error(405, "use GET or POST")
-        return json_response(200, fill(self.form, found["call"], await self.store.score_overrides_of(call_id)))
+        overrides = await self.store.score_overrides_of(call_id)
+        return json_response(200, await asyncio.to_thread(fill, self.form, found["call"], overrides))
 
     async def _export(self, params: dict[str, str]) -> HttpResponse:
         """Every matching call, ranked (risk by default), with its scorecard totals, as CSV."""
@@ -264,7 +265,8 @@ class HttpApi:
                 found = await self.store.get_call(item["call_id"])
                 if found is None:
                     continue
-                card = fill(self.form, found["call"], await self.store.score_overrides_of(item["call_id"]))
+                overrides = await self.store.score_overrides_of(item["call_id"])
+                card = await asyncio.to_thread(fill, self.form, found["call"], overrides)
                 worst = SEVERITIES_BY_RANK.get(int(item.get("max_severity") or 0), "")
                 level = item.get("risk_level", "")
                 if SEVERITY_RANK.get(worst, 0) > SEVERITY_RANK.get(level, 0):
@@ -275,7 +277,8 @@ class HttpApi:
             f = dataclasses.replace(f, offset=f.offset + len(items))
             if not items or f.offset >= total:
                 break
-        return HttpResponse(200, export_csv(rows).encode("utf-8-sig"), "text/csv; charset=utf-8",
+        body = await asyncio.to_thread(lambda: export_csv(rows).encode("utf-8-sig"))
+        return HttpResponse(200, body, "text/csv; charset=utf-8",
                             {"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="qa-calls.csv"'})
 
     # -- recording playback (assist_ui/playback.py) -------------------------------------------

@@ -25,7 +25,9 @@ from typing import Any
 
 from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
 
+#: the one severity order of the UI's Python side (the pages' is assist_ui/static/js/vocab.js)
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 
 _SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "language", "revision", "produced_at",

@@ -19,6 +19,7 @@ group boundaries and each part classified.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -313,11 +314,16 @@ def redact_segments(segments: list[Any], keep: frozenset[str] = KEEP_KEYS) -> li
         cuts: list[list[tuple[int, int, str]]] = [[] for _ in texts]  # per segment: (start, end, replacement)
         for span in find_pii(joined):
             first = True
-            for n, (off, t) in enumerate(zip(offsets, texts, strict=True)):
+            # only the segments the span overlaps (a bisect, not a scan: a long call has
+            # thousands of segments and a span per number, and a scan made it quadratic)
+            n = max(0, bisect.bisect_right(offsets, span.start) - 1)
+            while n < len(texts) and offsets[n] < span.end:
+                off, t = offsets[n], texts[n]
                 lo, hi = max(span.start, off), min(span.end, off + len(t))
                 if lo < hi:
                     cuts[n].append((lo - off, hi - off, LABELS[span.kind] if first else ""))
                     first = False
+                n += 1
         for n, i in enumerate(indexes):
             out[i]["text"] = _apply_cuts(texts[n], cuts[n])
     return out

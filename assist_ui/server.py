@@ -3,18 +3,10 @@
 ``process_request`` answers every plain HTTP request (pages, static files, API) and lets
 only ``GET /ws`` with an allowed Origin go on to the websocket handshake.
 
-Socket protocol (JSON text messages)::
+The socket protocol (auth, ops, validation, limits) is the sans-I/O :class:`assist_ui.session.Session`;
+this module only moves its bytes: it reads messages, feeds them to the session, awaits the live
+actions it hands back and writes what the subscriber queue holds.
 
-    → {"op": "auth", "token": "..."}                 first message, within ui_auth_timeout_s
-    ← {"type": "hello", "user": {...}}                then, for an agent, a snapshot per own call
-    → {"op": "watch", "call_id": "..."}              follow one call (supervisor/QA: any; agent: own)
-    → {"op": "unwatch", "call_id": "..."} | {"op": "wall"} | {"op": "ping"}
-    ← {"type": "snapshot", "call": {...}}            whole call view (with version "v")
-    ← {"type": "update", "call_id", "v", "kind", "item"}   one change (segment/alert/suggestion/emotion/call)
-    ← {"type": "wall", "full", "rows", "removed"}    supervisor wall rows
-    ← {"type": "removed" | "pending" | "error" | "pong", ...}
-
-Close codes: 4401 not authenticated, 4400 bad message, 1013 too slow (reconnect for a snapshot).
 The token travels in the first message, not the URL, so it never lands in an access log.
 """
 
@@ -23,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
-import json
 import logging
 import time
 from typing import Any
@@ -35,22 +26,20 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist_ui.auth import UserDirectory
-from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Outgoing, Subscriber, dumps
+from assist_ui.fanout import DROP_CODE, DROP_REASON, Hub, Subscriber
 from assist_ui.http_api import HttpApi
 from assist_ui.kb_api import KbApi
-from assist_ui.live_actions import ACTION_OPS, LiveActions
+from assist_ui.live_actions import LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import recording_store
+from assist_ui.session import Close, Perform, Session
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
 from streams.platform import log_scrub
 from streams.platform.ws_guard import BodyRefusingConnection
 
 log = logging.getLogger(__name__)
-
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_BAD_MESSAGE = 4400
 
 SECURITY_HEADERS = {
     # no inline script or style anywhere: the pages work under a strict policy
@@ -159,12 +148,22 @@ class UiServer:
         headers["Connection"] = "close"
         return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
-    # -- websocket ----------------------------------------------------------------------
+    # -- websocket: the I/O around assist_ui.session ------------------------------------------
     async def _ws(self, conn: ServerConnection) -> None:
-        user = await self._authenticate(conn)
-        if user is None:
+        session = Session(self.users, self.hub, self.metrics, self.settings.ui_max_ws_message_bytes)
+        try:
+            first: str | bytes | None = await asyncio.wait_for(conn.recv(), self.settings.ui_auth_timeout_s)
+        except TimeoutError:
+            first = None
+        except ConnectionClosed:
             return
-        sub = self.hub.add(user)
+        refused = session.receive_auth(first)
+        if refused is not None:
+            await self._close(conn, refused.code, refused.reason)
+            return
+        sub = session.sub
+        assert sub is not None  # authenticated
+        role = sub.user.role
 
         def on_drop() -> None:
             task = asyncio.ensure_future(self._drop(conn))
@@ -172,68 +171,26 @@ class UiServer:
             task.add_done_callback(self._background.discard)
 
         sub.on_drop = on_drop
-        self.metrics.websocket_clients.labels(user.role).inc()
+        if sub.dropped:  # the greeting alone overflowed the queue (an agent with very many calls)
+            on_drop()
+        self.metrics.websocket_clients.labels(role).inc()
         sender = asyncio.create_task(self._sender(conn, sub))
         try:
-            self.hub.hello(sub)
             async for raw in conn:
-                if not await self._on_message(conn, sub, raw):
+                effect = session.receive(raw)
+                if isinstance(effect, Close):
+                    await self._close(conn, effect.code, effect.reason)
                     break
+                if isinstance(effect, Perform):
+                    await self.actions.handle(sub, effect.msg)
         except ConnectionClosed:
             pass
         finally:
-            self.hub.remove(sub)
+            session.closed()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            self.metrics.websocket_clients.labels(user.role).dec()
-
-    async def _authenticate(self, conn: ServerConnection) -> Any:
-        try:
-            raw = await asyncio.wait_for(conn.recv(), self.settings.ui_auth_timeout_s)
-        except TimeoutError:
-            await self._close(conn, CLOSE_UNAUTHORIZED, "authentication timeout")
-            return None
-        except ConnectionClosed:
-            return None
-        token = None
-        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
-            msg = json.loads(raw)
-            if msg.get("op") == "auth":
-                token = msg.get("token")
-        user = self.users.authenticate(token)
-        if user is None:
-            self.metrics.auth_failures.labels("ws").inc()
-            await self._close(conn, CLOSE_UNAUTHORIZED, "unauthorized")
-            return None
-        return user
-
-    async def _on_message(self, conn: ServerConnection, sub: Subscriber, raw: str | bytes) -> bool:
-        try:
-            msg = json.loads(raw)
-            op = msg["op"]
-            if not isinstance(msg, dict) or not isinstance(op, str):
-                raise TypeError("op must be a string")
-        except (ValueError, TypeError, KeyError, RecursionError):  # nested JSON: 4400, not 1011
-            self.metrics.error("bad_input")
-            await self._close(conn, CLOSE_BAD_MESSAGE, "expected a JSON object with 'op'")
-            return False
-        call_id: Any = msg.get("call_id")
-        if op in ("watch", "unwatch") and (not isinstance(call_id, str) or not 0 < len(call_id) <= 200):
-            sub.push(Outgoing(dumps({"type": "error", "error": "bad_request", "op": op}), "error"))
-        elif op == "watch":
-            self.hub.watch(sub, call_id)
-        elif op == "unwatch":
-            self.hub.unwatch(sub, call_id)
-        elif op == "wall":
-            self.hub.subscribe_wall(sub)
-        elif op in ACTION_OPS:
-            await self.actions.handle(sub, msg)
-        elif op == "ping":
-            sub.push(Outgoing(dumps({"type": "pong", "server_time": time.time()}), "pong"))
-        else:
-            sub.push(Outgoing(dumps({"type": "error", "error": "unknown_op", "op": op[:40]}), "error"))
-        return True
+            self.metrics.websocket_clients.labels(role).dec()
 
     async def _sender(self, conn: ServerConnection, sub: Subscriber) -> None:
         # the only task writing to this socket: a slow socket blocks here and nowhere else

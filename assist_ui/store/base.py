@@ -7,6 +7,7 @@ back end can hold a phone number, ID card or bank card however it is called.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
@@ -27,11 +28,10 @@ class QaStore(ABC):
         Idempotent by call_id: the same summary again is a no-op; a different one for the
         same call replaces it (a re-scored call) but keeps the reviewers' verdicts.
         """
-        clean = redact_obj(summary)
-        # computed before redaction drops the word timings: what QA playback must hide
-        clean["audio_redactions"] = pii_audio_spans(summary.get("transcript") or [])
-        row = call_row(clean, time.time() if now is None else now)
-        return await self._upsert(row, alert_rows(clean))
+        # redacting a whole call is CPU work (every segment through the PII patterns): a thread,
+        # so the live sockets sharing this event loop are not held up
+        row, alerts = await asyncio.to_thread(_clean_rows, summary, time.time() if now is None else now)
+        return await self._upsert(row, alerts)
 
     async def set_review(
         self, call_id: str, verdict: str, reviewer: str, note: str = "", alert_id: str = "", now: float | None = None
@@ -54,7 +54,7 @@ class QaStore(ABC):
             return None
         row, reviews = found
         return {
-            "call": json.loads(row["summary"]),
+            "call": await asyncio.to_thread(_decode_call, row["summary"]),  # a whole call: off the loop
             "stored_at": row["stored_at"],
             "updated_at": row["updated_at"],
             "reviews": reviews,
@@ -174,3 +174,17 @@ class QaStore(ABC):
 
     @abstractmethod
     async def ping(self) -> bool: ...
+
+
+def _clean_rows(summary: dict[str, Any], now: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The redacted call row and its alert rows (runs in a worker thread)."""
+    clean = redact_obj(summary)
+    # computed before redaction drops the word timings: what QA playback must hide
+    clean["audio_redactions"] = pii_audio_spans(summary.get("transcript") or [])
+    return call_row(clean, now), alert_rows(clean)
+
+
+def _decode_call(text: str) -> dict[str, Any]:
+    """A stored call's summary JSON (runs in a worker thread: it can be a few MB)."""
+    call: dict[str, Any] = json.loads(text)
+    return call

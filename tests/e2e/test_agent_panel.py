@@ -172,6 +172,12 @@ async def test_alert_strip_acknowledge_sound_and_supervisor_messages(ui_process)
             zh = await qa.evaluate("""[CA.reasonLabel('high forbidden.x (agent) at 13s: “保证收益”'),
                 CA.reasonLabel('customer agitated in 40% of the call'), CA.reasonLabel('something new')]""")
             assert zh == ["高：forbidden.x（坐席），第 13 秒：“保证收益”", "客户在 40% 的通话时间里情绪激动", "something new"]
+            # structured reasons (the summary's risk_reasons) are rendered by code, the sentences ignored
+            zh = await qa.evaluate("""CA.callReasons({reasons: ['customer agitated in 40% of the call'], risk_reasons: [
+                {code: 'agitated_share', text: 'customer agitated in 40% of the call', value: 0.4, at: -1},
+                {code: 'alert', text: 'high forbidden.x (agent) at 13s', rule_id: 'forbidden.x', severity: 'high',
+                 channel: 'agent', status: '', at: 13.4, evidence: '', value: 0}]}).map((r) => r.label)""")
+            assert zh == ["客户在 40% 的通话时间里情绪激动", "高：forbidden.x（坐席），第 13 秒"]
             for page in (agent, sup, wall):
                 assert page.errors == [], page.errors
         finally:

@@ -13,7 +13,8 @@ from websockets.exceptions import ConnectionClosed
 from assist_ui.auth import User, load_users
 from assist_ui.fanout import MAX_SNAPSHOT_BYTES, MAX_WATCHED, Hub, dumps
 from assist_ui.live_state import LiveState
-from assist_ui.server import CLOSE_BAD_MESSAGE, UiServer
+from assist_ui.server import UiServer
+from assist_ui.session import CLOSE_BAD_MESSAGE
 from assist_ui.settings import UiSettings
 from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import EmotionState, TranscriptSegment

@@ -4,93 +4,42 @@
 // it, the current line follows the audio, the curve shows the playhead on the same time
 // axis. Playback is audited by the server (POST …/playback) before a ticket URL is given;
 // spoken personal data is replaced by a tone in what plays.
-'use strict';
+import * as CA from './common.js';
+import { renderCurve } from './call-curve.js';
+import { Player } from './call-player.js';
+import { renderScorecard, renderSummary } from './call-summary.js';
+
 (async () => {
-  const { t, el, clear } = CA;
+  const { t, el, clear, field } = CA;
   CA.initChrome();
   const user = await CA.requireUser();
   const callId = new URLSearchParams(location.search).get('id') || '';
   const notice = document.getElementById('notice');
   let data = null;
+  let summary = null;
+  let card = null;
   let curveX = null; // call time → x on the emotion curve
+  const player = new Player(callId, document.getElementById('player'), () => curveX);
+  const playFrom = (sec) => player.playFrom(sec);
+  const showSummary = () => renderSummary(summary, playFrom);
+  const showScorecard = () => renderScorecard(card, {
+    user, callId, fail, onCard: (next) => { card = next; showScorecard(); } });
 
   function fail(msg) {
     notice.hidden = false; notice.className = 'notice notice-error'; notice.textContent = msg;
   }
 
   async function load() {
-    if (!['qa', 'supervisor'].includes(user.role)) { fail(t('forbidden')); return; }
+    if (!CA.QA_READERS.includes(user.role)) { fail(t('forbidden')); return; }
     const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId));
     if (r.status === 404) { fail(t('not_found')); return; }
     if (!r.ok) { fail(t('error', { msg: (r.body && r.body.error) || r.status })); return; }
     data = r.body;
     render();
     const sr = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/summary');
-    if (sr.ok) { summary = sr.body; renderSummary(); }
+    if (sr.ok) { summary = sr.body; showSummary(); }
     const sc = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard');
-    if (sc.ok) { card = sc.body; renderScorecard(); }
-  }
-
-  // the QA form filled automatically (assist_ui/scorecard.py); QA may override an item, the
-  // automatic score stays next to it
-  let card = null;
-  function renderScorecard() {
-    const box = clear(document.getElementById('scorecard'));
-    if (!card) return;
-    box.hidden = false;
-    const label = (i) => i.label[CA.lang()] || i.label.en || i.id;
-    const rows = card.items.map((i) => {
-      const tr = el('tr', { className: 'sc-item' + (i.override ? ' overridden' : ''), dataset: { item: i.id } },
-        el('td', {}, label(i), i.evidence ? el('div', { className: 'muted sc-evidence data', title: i.evidence }, i.evidence) : null),
-        el('td', { className: 'sc-auto' }, `${i.auto} / ${i.weight}`),
-        el('td', { className: 'sc-final' }, String(i.score),
-          i.override ? el('div', { className: 'muted' }, t('sc_overridden', { who: i.override.reviewer }),
-            i.override.note ? el('span', { className: 'note' }, ' · ' + i.override.note) : '') : null));
-      if (user.role === 'qa') {
-        const input = el('input', { type: 'number', min: '0', max: String(i.weight), step: '1', value: String(i.score),
-          className: 'sc-score', 'aria-label': label(i) });
-        const note = el('input', { type: 'text', maxlength: '2000', className: 'sc-note', placeholder: t('sc_note') });
-        tr.append(el('td', {}, input, note, el('button', { type: 'button', className: 'small sc-save', onclick: async () => {
-          const p = new URLSearchParams({ item: i.id, score: input.value, note: note.value });
-          const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/scorecard?' + p, { method: 'POST' });
-          if (r.ok) { card = r.body; renderScorecard(); } else { fail(t('error', { msg: (r.body && r.body.error) || r.status })); }
-        } }, t('sc_save'))));
-      }
-      return tr;
-    });
-    box.append(el('h2', {}, t('scorecard_title')), el('table', { className: 'scorecard' },
-      el('thead', {}, el('tr', {}, el('th', {}, t('sc_item')), el('th', {}, t('sc_auto')), el('th', {}, t('sc_final')),
-        user.role === 'qa' ? el('th', {}, '') : null)),
-      el('tbody', {}, rows),
-      el('tfoot', {}, el('tr', {}, el('th', {}, t('sc_total')), el('td', { className: 'sc-auto-total' }, `${card.auto_total} / ${card.max}`),
-        el('td', { className: 'sc-total' }, String(card.total)), user.role === 'qa' ? el('td', {}, '') : null))));
-  }
-
-  // extractive summary (assist_ui/call_summary.py), in the call's language
-  let summary = null;
-  function renderSummary() {
-    const box = clear(document.getElementById('summary'));
-    if (!summary) return;
-    box.hidden = false;
-    const row = (key, ...content) => el('div', { className: 'sum-row sum-' + key },
-      el('span', { className: 'label' }, t('sum_' + key)), ' ', ...content);
-    const quotes = (items) => (items.length ? el('ul', {}, items.map((x) => el('li', {},
-      el('button', { type: 'button', className: 'small play-from', onclick: () => playFrom(x.at) }, '▶ ' + CA.clock(x.at)), ' ',
-      x.labels ? el('strong', { className: 'data' }, x.labels.join(' · ') + ': ') : null,
-      el('span', { className: 'data' }, '“' + x.text + '”')))) : el('span', { className: 'muted' }, t('sum_none')));
-    const r = summary.reason;
-    const sevs = {};
-    summary.alerts.forEach((a) => { sevs[a.severity] = (sevs[a.severity] || 0) + 1; });
-    const e = summary.emotion;
-    box.append(el('h2', {}, t('summary_title')),
-      row('reason', r.title ? el('strong', { className: 'data' }, r.title) : null,
-        r.said ? el('span', { className: 'data' }, ' “' + r.said + '”') : (r.title ? '' : t('sum_none'))),
-      row('asked', quotes(summary.customer_asked)),
-      row('committed', quotes(summary.agent_committed)),
-      row('outcome', el('strong', { className: 'data' }, summary.outcome_label)),
-      row('alerts', summary.alerts.length ? CA.SEVERITIES.filter((s) => sevs[s]).map((s) => CA.sevLabel(s) + ' ' + sevs[s]).join(' · ')
-        : t('sum_none')),
-      row('emotion', el('span', { className: 'data' }, e.label), e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : ''));
+    if (sc.ok) { card = sc.body; showScorecard(); }
   }
 
   function render() {
@@ -98,10 +47,10 @@
     document.getElementById('callhead').hidden = false;
     document.getElementById('panel').hidden = false;
     renderHead(c);
-    renderPlayer();
+    player.render();
     renderMissing(c);
     renderTranscript(c);
-    renderCurve(c);
+    curveX = renderCurve(c, alertTime, playFrom);
     renderAlerts(c);
     renderSuggestions(c);
     renderReviews();
@@ -129,9 +78,10 @@
       field(t('agent'), c.agent_id || '—'), field(t('customer_id'), c.customer_id || '—'),
       field(t('queue'), CA.queueLabel(c.queue) || '—'), field(t('language'), CA.langLabel(c.language) || '—'),
       field(t('started'), CA.dateTime(c.started_at)), field(t('duration'), CA.duration(c.duration)));
-    if ((c.reasons || []).length) {
+    const reasons = CA.callReasons(c); // structured risk_reasons, or the sentences of an older call
+    if (reasons.length) {
       head.append(el('div', { className: 'reasons' }, el('span', { className: 'label' }, t('reasons')),
-        el('ul', {}, c.reasons.map((x) => el('li', { title: x }, CA.reasonLabel(x))))));
+        el('ul', {}, reasons.map((x) => el('li', { title: x.title }, x.label)))));
     }
   }
 
@@ -146,56 +96,9 @@
   }
   // the call's level is never below its worst alert (a Critical alert is never "High")
   function levelOf(c) {
-    const worst = (c.alerts || []).reduce((w, a) => Math.max(w, CA.SEV_RANK[a.severity] || 0), 0);
-    const own = CA.SEV_RANK[c.risk_level] || 0;
-    return own >= worst ? (c.risk_level || '') : CA.SEVERITIES[4 - worst];
+    const worst = CA.worstSeverity(c.alerts || []);
+    return CA.sevRank(c.risk_level) >= CA.sevRank(worst) ? (c.risk_level || '') : worst;
   }
-
-  // -- recording ------------------------------------------------------------------------
-  const audio = document.getElementById('player');
-  let ticket = null; // {url} once the server audited this playback
-  let playerState = 'idle'; // idle | ready | none
-  async function ensureAudio() {
-    if (ticket) return true;
-    const r = await CA.api('/api/qa/calls/' + encodeURIComponent(callId) + '/playback', { method: 'POST' });
-    if (!r.ok) { playerState = 'none'; renderPlayer(); return false; }
-    ticket = r.body; playerState = 'ready';
-    audio.src = ticket.url;
-    renderPlayer();
-    return true;
-  }
-  async function playFrom(sec) {
-    if (!(await ensureAudio())) return;
-    const seek = () => { audio.currentTime = Math.max(0, sec); audio.play().catch(() => {}); };
-    if (audio.readyState >= 1) seek(); else audio.addEventListener('loadedmetadata', seek, { once: true });
-  }
-  function renderPlayer() {
-    const box = clear(document.getElementById('playerbar'));
-    box.hidden = false;
-    if (playerState === 'none') { box.append(el('span', { className: 'muted' }, t('no_recording'))); return; }
-    if (playerState === 'idle') {
-      box.append(el('button', { type: 'button', className: 'primary', id: 'play', onclick: () => playFrom(0) }, '▶ ' + t('play_recording')));
-    }
-    box.append(el('span', { className: 'muted small-note' }, t('recording_redacted')));
-  }
-  function followAudio() {
-    const now = audio.currentTime;
-    let current = null;
-    document.querySelectorAll('#transcript li.seg').forEach((li) => {
-      const on = Number(li.dataset.start) <= now + 0.05 && now < Number(li.dataset.end) + 0.3;
-      li.classList.toggle('current', on);
-      if (on) current = li;
-    });
-    if (current && !current.dataset.seen) {
-      document.querySelectorAll('#transcript li.seg[data-seen]').forEach((li) => { delete li.dataset.seen; });
-      current.dataset.seen = '1';
-      current.scrollIntoView({ block: 'nearest' });
-    }
-    const head = document.querySelector('#curve .playhead');
-    if (head && curveX) { head.setAttribute('x1', curveX(now)); head.setAttribute('x2', curveX(now)); }
-  }
-  audio.addEventListener('timeupdate', followAudio);
-  audio.addEventListener('seeked', followAudio);
 
   function renderMissing(c) {
     const box = clear(document.getElementById('missing'));
@@ -211,10 +114,6 @@
   function playButton(sec) {
     return el('button', { type: 'button', className: 'small play-from', title: t('play_from'),
       onclick: (ev) => { ev.stopPropagation(); playFrom(sec); } }, '▶ ' + CA.clock(sec));
-  }
-
-  function field(label, value) {
-    return el('span', { className: 'field' }, el('span', { className: 'label' }, label), ' ', value);
   }
 
   function alertsFor(seg, alerts) {
@@ -252,14 +151,14 @@
     const segs = (c.transcript || []).slice().sort((a, b) => a.start - b.start);
     segs.forEach((s) => {
       const hits = alertsFor(s, alerts);
-      const worst = hits.reduce((w, a) => ((CA.SEV_RANK[a.severity] || 0) > (CA.SEV_RANK[w] || 0) ? a.severity : w), '');
+      const worst = CA.worstSeverity(hits);
       list.append(el('li', {
         className: 'seg seg-' + CA.cssToken(s.channel) + ' final' + (hits.length ? ' violation sev-' + CA.cssToken(worst) : ''),
         dataset: { segment: s.segment_id, start: String(s.start || 0), end: String(s.end || 0) },
         title: t('play_from'), onclick: () => playFrom(s.start || 0),
       },
       el('span', { className: 'seg-time' }, CA.clock(s.start)),
-      el('span', { className: 'speaker' }, s.channel === 'agent' ? t('agent') : s.channel === 'customer' ? t('customer') : s.channel),
+      el('span', { className: 'speaker' }, CA.channelLabel(s.channel)),
       el('span', { className: 'seg-text' }, highlighted(s.text || '', hits)),
       hits.length ? el('ul', { className: 'seg-alerts' }, hits.map((a) => el('li', { className: 'sev-' + CA.cssToken(a.severity) },
         el('span', { className: 'sev-badge' }, CA.sevLabel(a.severity)), ' ', el('strong', {}, ruleName(a.rule_id)), ' — ', a.message,
@@ -272,69 +171,11 @@
     });
   }
 
-  function renderCurve(c) {
-    const box = clear(document.getElementById('curve'));
-    const points = (c.emotion || []).filter((p) => typeof p.arousal === 'number');
-    const W = 600; const H = 170; const L = 34; const B = 22; const T = 8;
-    const dur = Math.max(c.duration || 0, ...points.map((p) => p.at || 0),
-      ...(c.transcript || []).map((s) => s.end || 0), 1);
-    const NS = 'http://www.w3.org/2000/svg';
-    const svg = document.createElementNS(NS, 'svg');
-    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-    svg.setAttribute('class', 'curve-svg');
-    svg.setAttribute('role', 'img');
-    const x = (sec) => L + (W - L - 8) * (Math.min(sec, dur) / dur);
-    curveX = x;
-    const y = (a) => T + (H - T - B) * (1 - a);
-    const add = (tag, attrs, text) => {
-      const n = document.createElementNS(NS, tag);
-      Object.entries(attrs).forEach(([k, v]) => n.setAttribute(k, String(v)));
-      if (text !== undefined) n.textContent = text;
-      svg.appendChild(n); return n;
-    };
-    [0, 0.5, 1].forEach((a) => {
-      add('line', { x1: L, x2: W - 8, y1: y(a), y2: y(a), class: 'grid' });
-      add('text', { x: L - 6, y: y(a) + 4, class: 'axis', 'text-anchor': 'end' }, a.toFixed(1));
-    });
-    for (let i = 0; i <= 4; i++) {
-      const anchor = i === 0 ? 'start' : i === 4 ? 'end' : 'middle';
-      add('text', { x: x(dur * i / 4), y: H - 6, class: 'axis', 'text-anchor': anchor }, CA.clock(dur * i / 4));
-    }
-    (c.alerts || []).forEach((a) => {
-      const at = alertTime(a);
-      const line = add('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'alert-mark sev-' + CA.cssToken(a.severity),
-        'data-alert': a.alert_id, 'data-at': at });
-      const title = document.createElementNS(NS, 'title');
-      title.textContent = CA.clock(at) + ' ' + ruleName(a.rule_id) + ': ' + a.message; line.appendChild(title);
-    });
-    ['customer', 'agent'].forEach((ch) => {
-      const pts = points.filter((p) => p.channel === ch).sort((a, b) => a.at - b.at);
-      if (!pts.length) return;
-      add('polyline', { points: pts.map((p) => x(p.at).toFixed(1) + ',' + y(p.arousal).toFixed(1)).join(' '), class: 'line-' + ch });
-      pts.forEach((p) => {
-        const dot = add('circle', { cx: x(p.at), cy: y(p.arousal), r: 2.5, class: 'dot-' + ch });
-        const title = document.createElementNS(NS, 'title');
-        title.textContent = CA.clock(p.at) + ' ' + CA.stateLabel(p.state) + ' ' + Math.round(p.arousal * 100) + '%';
-        dot.appendChild(title);
-      });
-    });
-    add('line', { x1: x(0), x2: x(0), y1: T, y2: H - B, class: 'playhead' });
-    svg.addEventListener('click', (ev) => {
-      const box = svg.getBoundingClientRect();
-      const sec = ((ev.clientX - box.left) / box.width * W - L) / (W - L - 8) * dur;
-      if (sec >= 0) playFrom(Math.min(sec, dur));
-    });
-    const channels = ['customer', 'agent'].filter((ch) => points.some((p) => p.channel === ch));
-    box.append(svg, el('div', { className: 'legend' },
-      channels.map((ch) => el('span', { className: 'key key-' + ch }, t(ch)))));
-    if (!points.length) box.append(el('p', { className: 'muted' }, '—'));
-  }
-
   function reviewOf(alertId) { return (data.reviews || []).find((r) => r.alert_id === alertId); }
 
   function renderAlerts(c) {
     const list = clear(document.getElementById('alerts'));
-    const alerts = (c.alerts || []).slice().sort((a, b) => (CA.SEV_RANK[b.severity] || 0) - (CA.SEV_RANK[a.severity] || 0));
+    const alerts = (c.alerts || []).slice().sort(CA.bySeverity);
     if (!alerts.length) { list.append(el('li', { className: 'muted' }, t('no_alerts'))); return; }
     alerts.forEach((a) => {
       const rv = reviewOf(a.alert_id);
@@ -410,6 +251,6 @@
     if (!verdict) return;
     if (await saveReview(verdict.value, form.note.value, '')) form.note.value = '';
   });
-  CA.onLang(() => { if (data) { render(); renderSummary(); renderScorecard(); } });
+  CA.onLang(() => { if (data) { render(); showSummary(); showScorecard(); } });
   load();
 })();

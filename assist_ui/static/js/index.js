@@ -1,8 +1,6 @@
 // Sign-in landing page: send each role to its home page.
-'use strict';
-(async () => {
-  CA.initChrome();
-  const user = await CA.requireUser();
-  const home = { agent: '/agent', supervisor: '/supervisor', qa: '/qa' }[user.role] || '/agent';
-  location.replace(home);
-})();
+import { HOME, initChrome, requireUser } from './common.js';
+
+initChrome();
+const user = await requireUser();
+location.replace(HOME[user.role] || '/agent');

@@ -1,12 +1,13 @@
 // QA list: finished calls ranked by risk, with filters and transcript search.  The filters
 // live in the URL, so a filtered list can be bookmarked or shared.
-'use strict';
+import * as CA from './common.js';
+import * as KB from './kb.js';
 (async () => {
   const { t, el, clear } = CA;
   CA.initChrome();
   const user = await CA.requireUser();
   const notice = document.getElementById('notice');
-  if (!['qa', 'supervisor'].includes(user.role)) {
+  if (!CA.QA_READERS.includes(user.role)) {
     notice.hidden = false; notice.className = 'notice notice-error'; notice.textContent = t('forbidden');
     document.getElementById('filters').hidden = true; document.getElementById('calls').hidden = true;
     return;
@@ -31,7 +32,7 @@
     options(form.agent, facets.agents.map((a) => [a, a]), t('any'));
     options(form.language, facets.languages.map((a) => [a, CA.langLabel(a)]), t('any'));
     options(form.rule, facets.rules.map((a) => [a, CA.ruleName(a)]), t('any'));
-    options(form.severity, ['low', 'medium', 'high', 'critical'].map((s) => [s, CA.sevLabel(s)]), t('any'));
+    options(form.severity, [...CA.SEVERITIES].reverse().map((s) => [s, CA.sevLabel(s)]), t('any'));  // a minimum: low first
     options(form.reviewed, [['no', t('reviewed_no')], ['yes', t('reviewed_yes')]], t('any'));
     options(form.sort, [['risk', t('sort_risk')], ['newest', t('sort_newest')], ['longest', t('sort_longest')]]);
   }
@@ -89,9 +90,9 @@
 
   function row(c, rank) {
     const href = '/qa/call?id=' + encodeURIComponent(c.call_id);
-    const sev = ['', 'low', 'medium', 'high', 'critical'][c.max_severity] || '';
+    const sev = CA.severityOfRank(c.max_severity);
     // the level shown is never below the worst alert's severity (a Critical alert is never "High")
-    const level = (CA.SEV_RANK[c.risk_level] || 0) >= (c.max_severity || 0) ? c.risk_level : sev;
+    const level = CA.sevRank(c.risk_level) >= (c.max_severity || 0) ? c.risk_level : sev;
     const bar = el('span', { className: 'risk-bar' }, el('span', { className: 'risk-fill level-' + CA.cssToken(level) }));
     bar.firstChild.style.width = Math.max(2, Math.min(100, c.risk_score)) + '%';
     const tr = el('tr', { className: 'call-row', dataset: { call: c.call_id }, onclick: () => { location.href = href; } },

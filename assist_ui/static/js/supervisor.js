@@ -3,7 +3,7 @@
 // search, counts per severity, grouping by queue; a click opens the call's live view.
 // Rows arrive coalesced ("wall" messages); an ended call leaves the wall.
 // Cards are kept per call and rebuilt only when their row changed, so 200 live calls stay cheap.
-'use strict';
+import * as CA from './common.js';
 (async () => {
   const { t, el, clear } = CA;
   CA.initChrome();
@@ -55,7 +55,7 @@
 
   function score(r) {
     // most urgent first: a raised hand, severe alerts not yet acknowledged, an agitated customer
-    return (r.hand ? 100 : 0) + (openAlerts(r) ? (CA.SEV_RANK[r.max_severity] || 0) * 10 : 0) +
+    return (r.hand ? 100 : 0) + (openAlerts(r) ? CA.sevRank(r.max_severity) * 10 : 0) +
       (r.emotion && r.emotion.arousal ? r.emotion.arousal * 5 : 0);
   }
 
@@ -63,7 +63,7 @@
     if (filters.queue && r.queue !== filters.queue) return false;
     if (filters.agent && r.agent_id !== filters.agent) return false;
     if (filters.language && r.language !== filters.language) return false;
-    if (filters.severity && (CA.SEV_RANK[r.max_severity] || 0) < (CA.SEV_RANK[filters.severity] || 0)) return false;
+    if (filters.severity && CA.sevRank(r.max_severity) < CA.sevRank(filters.severity)) return false;
     if (filters.state === 'hand' && !r.hand) return false;
     if (filters.state && filters.state.startsWith('call:') && r.call_state !== filters.state.slice(5)) return false;
     if (filters.state && filters.state !== 'hand' && !filters.state.startsWith('call:') && stateOf(r) !== filters.state) {
