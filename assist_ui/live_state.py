@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
+from streams.contract.vocab import SEVERITIES
 
 #: the one severity order of the UI's Python side (the pages' is assist_ui/static/js/vocab.js)
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+# 1 = low .. 4 = critical (0: none); the order is the contract's (streams.contract.vocab.SEVERITIES)
+SEVERITY_RANK = {s: i + 1 for i, s in enumerate(SEVERITIES)}
 SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 

@@ -1,5 +1,5 @@
 // The one source of the pages' vocabularies and their order: roles, what each may open, and
-// severities (the same order as the server's: assist_ui/live_state.py SEVERITY_RANK).
+// severities (the same order as the wire contract: streams/contract/vocab.py SEVERITIES).
 
 export const ROLES = ['agent', 'supervisor', 'qa'];
 // who may open the QA pages (list, call review, KB report)
