@@ -12,6 +12,7 @@ suggestion keys it has emitted, so a duplicate input changes nothing and emits n
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +213,9 @@ class CallState:
     def from_dict(cls, d: dict[str, Any]) -> CallState:
         if not isinstance(d, dict) or "call_id" not in d:
             raise ValueError("CallState.from_dict: expected a dict with call_id")
+        # a deep copy: the argument is the Faust table's stored value, and a record still in
+        # flight must not change it (a crash before the table write replays the record from it)
+        d = copy.deepcopy(d)
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         kw["seen_segments"] = dict.fromkeys(d.get("seen_segments", ()))
         kw["seen_windows"] = dict.fromkeys(d.get("seen_windows", ()))
