@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from streams.assist import provisional, risk, strategy
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
 from streams.assist.customer_state import customer_words, fuse
 from streams.assist.valence import Lexicon, load_lexicon
 from streams.compliance.engine import AlertDraft, ComplianceEngine
@@ -25,6 +25,7 @@ from streams.kb.index import KBIndex
 from streams.kb.model import load_kb
 from streams.kb.source import DEFAULT_KB
 from streams.matching import text as textproc
+from streams.matching.segment import Segment
 from streams.matching.text import has_cjk, normalize
 
 EVIDENCE_MAX_CHARS = 240
@@ -137,19 +138,20 @@ class Assistant:
         out = Outputs()
         if seg.segment_id in state.seen_segments:
             return out  # its final is already applied: a partial delivered late
-        prev = state.partials.get(seg.segment_id, {}).get("stable", "")
+        open_ = state.partials.get(seg.segment_id)
+        prev = open_.stable if open_ is not None else ""
         part = provisional.stable_part(seg, stable_len, prev)
         if part is None or not part.grew:
             return out
         entry = provisional.remember_partial(state.partials, seg.segment_id, seg.channel)
         stable = part.segment
-        entry["stable"] = stable.text
+        entry.stable = stable.text
         state.advance(stable.channel, stable.end)  # the stable words are audio already heard
         engine, index = self.rules.current, self.kb.current
         norm = normalize(stable.text)
         drafts = engine.on_segment(state, stable, norm)
         out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at, provisional=True)
-        entry["alerts"] += [a["alert_id"] for a in out.alerts]
+        entry.alerts += [a["alert_id"] for a in out.alerts]
         out.alerts += self._emit_alerts(state, engine, engine.on_time(state), seg.produced_at)
         if stable.channel in index.kb.settings.channels and norm.text:
             hits = index.search(stable.text, k=3, norm=norm, context=self._context(state, stable, appended=False))
@@ -172,12 +174,11 @@ class Assistant:
         norm = normalize(seg.text)
         drafts = engine.on_segment(state, seg, norm) + engine.on_time(state)
         pending = state.partials.pop(seg.segment_id, None)
-        if pending and pending["alerts"]:
-            finals = {d.alert_id: d.to_dict() for d in drafts if d.alert_id in pending["alerts"]}
-            out.alert_updates, retracted = provisional.settle(state.alerts, pending["alerts"], engine, norm, finals)
-            fired = state.compliance.get("fired", {})
+        if pending and pending.alerts:
+            finals = {d.alert_id: d.to_dict() for d in drafts if d.alert_id in pending.alerts}
+            out.alert_updates, retracted = provisional.settle(state.alerts, pending.alerts, engine, norm, finals)
             for rule_id in retracted:  # a retracted alert did not fire (once_per_call may fire later)
-                fired[rule_id] = max(0, fired.get(rule_id, 0) - 1)
+                state.compliance.count_fired(rule_id, -1)
         out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at)
         lang = _lang(seg.text, seg.language, state.language)
         top = None
@@ -309,7 +310,7 @@ class Assistant:
     def _emit_alerts(self, state: CallState, engine: ComplianceEngine, drafts: list[AlertDraft],
                      source_produced_at: float, provisional: bool = False) -> list[dict[str, Any]]:
         out = []
-        fired = state.compliance.get("fired", {})
+        fired = state.compliance.fired
         for d in drafts:
             a = d.to_dict()
             a.update(call_id=state.call_id, rules_version=engine.version, source_produced_at=source_produced_at)

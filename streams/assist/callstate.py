@@ -2,7 +2,14 @@
 
 A plain object (no Faust) so the same code serves the live worker, where it lives in a
 Faust table keyed by ``call_id`` as the dict from :meth:`CallState.to_dict`, and the
-offline ``callassist streams check``.
+offline ``callassist streams check``.  Each engine's memory is a typed part of it
+(:class:`ComplianceMemory`, :class:`StrategyMemory`, :class:`ValenceMemory`, the open
+partials); the transcript, emotion timeline, alerts and suggestions are kept as the
+JSON-able dicts they are sent as.
+
+:meth:`CallState.from_dict` never shares anything with the dict it reads: that dict is the
+table's stored value, and the worker writes the table only after the outputs of a record
+are acknowledged, so a crash in between replays the record from the unchanged value.
 
 Delivery is at-least-once: the same final segment, emotion window or call event can
 arrive twice (producer retry, consumer restart before commit).  The state remembers
@@ -16,6 +23,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.assist.memory import OpenPartial, StrategyMemory, ValenceMemory
+from streams.compliance.memory import ComplianceMemory
+from streams.matching.segment import Segment
+
 MAX_SEGMENTS = 5000  # ~several hours of speech; beyond it the oldest text is dropped
 MAX_EMOTION_POINTS = 4000
 # Duplicates come from producer retries and consumer restarts, so they arrive within a few
@@ -25,55 +36,6 @@ MAX_SEEN_IDS = 2000
 MAX_INTENTS = 200  # the strategy looks only at the last INTENT_MEMORY_S seconds
 TREND_WINDOW = 3  # windows on each side of the trend comparison
 TREND_DELTA = 0.08  # arousal change that counts as rising/falling
-
-
-@dataclass(slots=True)
-class Word:
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(slots=True)
-class Segment:
-    """One final transcript segment (the pure twin of records.TranscriptSegment)."""
-
-    segment_id: str
-    channel: str
-    start: float
-    end: float
-    text: str
-    language: str = ""
-    words: list[Word] = field(default_factory=list)
-    produced_at: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "segment_id": self.segment_id,
-            "channel": self.channel,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "language": self.language,
-        }
-
-    def time_of(self, orig_start: int, orig_end: int) -> tuple[float, float]:
-        """Call time of the original-text span [orig_start, orig_end): from word timings
-        when the ASR gave them, else proportional to character position."""
-        if self.words:
-            pos, spans = 0, []
-            for w in self.words:
-                t = w.text.strip()
-                i = self.text.find(t, pos) if t else -1
-                if i >= 0:
-                    spans.append((i, i + len(t), w.start, w.end))
-                    pos = i + len(t)
-            hit = [s for s in spans if s[0] < orig_end and orig_start < s[1]]
-            if hit:
-                return round(hit[0][2], 3), round(hit[-1][3], 3)
-        n = max(len(self.text), 1)
-        dur = max(self.end - self.start, 0.0)
-        return round(self.start + dur * orig_start / n, 3), round(self.start + dur * orig_end / n, 3)
 
 
 @dataclass(slots=True)
@@ -110,12 +72,11 @@ class CallState:
     topic: dict[str, Any] = field(default_factory=dict)  # segment that set the current KB topic
     emotion: list[dict[str, Any]] = field(default_factory=list)
     seen_windows: dict[str, None] = field(default_factory=dict)
-    compliance: dict[str, Any] = field(default_factory=dict)  # owned by the compliance engine
-    strategy: dict[str, Any] = field(default_factory=dict)  # owned by the strategy engine
-    valence: dict[str, Any] = field(default_factory=dict)  # customer word cues (streams.assist.customer_state)
-    # open utterances matched from stable partial text: segment_id -> {stable, channel, alerts}
-    # (streams/assist/provisional.py); an entry is settled and dropped when its final arrives
-    partials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    compliance: ComplianceMemory = field(default_factory=ComplianceMemory)
+    strategy: StrategyMemory = field(default_factory=StrategyMemory)
+    valence: ValenceMemory = field(default_factory=ValenceMemory)  # customer word cues
+    # open utterances matched from stable partial text, by segment_id (streams/assist/provisional.py)
+    partials: dict[str, OpenPartial] = field(default_factory=dict)
     summary_sent: bool = False
     kb_version: str = ""
     rules_version: str = ""
@@ -201,25 +162,47 @@ class CallState:
     def transcript_text(self, channel: str, t0: float, t1: float) -> str:
         return " ".join(s["text"] for s in self.segments if s["channel"] == channel and s["start"] < t1 and s["end"] > t0)
 
+    def said_before(self, channel: str, t: float) -> str:
+        """The final text said before call time ``t`` on ``channel`` ("any": every channel)."""
+        if channel == "any":
+            return " ".join(s["text"] for s in self.segments if s["start"] < t)
+        return self.transcript_text(channel, 0.0, t)
+
     # -- serialisation (Faust table value) -----------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """A JSON-able dict that shares nothing with this state (the table keeps it)."""
+        d = {k: copy.deepcopy(getattr(self, k)) for k in _PLAIN_FIELDS}
         d["seen_segments"] = list(self.seen_segments)
         d["seen_windows"] = list(self.seen_windows)
+        d["compliance"] = self.compliance.to_dict()
+        d["strategy"] = self.strategy.to_dict()
+        d["valence"] = self.valence.to_dict()
+        d["partials"] = {k: p.to_dict() for k, p in self.partials.items()}
         d["v"] = 1
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CallState:
+        """The state a table value describes; reads every format the table has held (v1)."""
         if not isinstance(d, dict) or "call_id" not in d:
             raise ValueError("CallState.from_dict: expected a dict with call_id")
         # a deep copy: the argument is the Faust table's stored value, and a record still in
         # flight must not change it (a crash before the table write replays the record from it)
-        d = copy.deepcopy(d)
-        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        kw["seen_segments"] = dict.fromkeys(d.get("seen_segments", ()))
-        kw["seen_windows"] = dict.fromkeys(d.get("seen_windows", ()))
-        return cls(**kw)
+        kw: dict[str, Any] = {k: copy.deepcopy(d[k]) for k in _PLAIN_FIELDS if k in d}
+        return cls(
+            **kw,
+            seen_segments=dict.fromkeys(d.get("seen_segments", ())),
+            seen_windows=dict.fromkeys(d.get("seen_windows", ())),
+            compliance=ComplianceMemory.from_dict(d.get("compliance")),
+            strategy=StrategyMemory.from_dict(d.get("strategy")),
+            valence=ValenceMemory.from_dict(d.get("valence")),
+            partials={str(k): OpenPartial.from_dict(p) for k, p in (d.get("partials") or {}).items()},
+        )
+
+
+# fields stored as they are (JSON-able values); the others convert through their own types
+_TYPED_FIELDS = frozenset({"seen_segments", "seen_windows", "compliance", "strategy", "valence", "partials"})
+_PLAIN_FIELDS = tuple(k for k in CallState.__dataclass_fields__ if k not in _TYPED_FIELDS)
 
 
 def _remember(seen: dict[str, None], key: str) -> None:

@@ -67,8 +67,8 @@ def score_call(state: CallState) -> Risk:
         peak = max(e["arousal"] for e in cust)
         if peak >= PEAK_AROUSAL:
             findings.append((PEAK_AROUSAL_WEIGHT, f"customer arousal peaked at {peak:.2f}"))
-    if state.strategy.get("cue_at") is not None:
-        findings.append((TEXT_AGITATION_WEIGHT, f"customer said \u201c{state.strategy.get('cue_text', '')}\u201d"))
+    if state.strategy.cue_at is not None:
+        findings.append((TEXT_AGITATION_WEIGHT, f"customer said \u201c{state.strategy.cue_text}\u201d"))
 
     keep = 1.0
     for w, _ in findings:

@@ -27,7 +27,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from streams.assist.assistant import Assistant, Outputs
-from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
+from streams.assist.callstate import CallState, EmotionPoint
 from streams.assist.valence import lexicon_source
 from streams.compliance.source import rules_source
 from streams.contract.records import (
@@ -43,6 +43,7 @@ from streams.contract.records import (
 )
 from streams.kb.source import kb_source
 from streams.matching import text as textproc
+from streams.matching.segment import Segment, Word
 from streams.platform.lag import ConsumerLag
 from streams.platform.stream_settings import StreamsSettings
 from streams.worker.faust_app import make_app
@@ -209,9 +210,9 @@ class StreamsWorker:
                 changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
                 outs = a.on_segment(state, seg)
             else:  # only a longer stable prefix changes anything
-                before = state.partials.get(seg.segment_id, {}).get("stable")
+                before = _stable_text(state, seg.segment_id)
                 outs = a.on_partial(state, seg, rec.stable_len)
-                changed = state.partials.get(seg.segment_id, {}).get("stable") != before
+                changed = _stable_text(state, seg.segment_id) != before
         elif kind == "emotion":
             changed = rec.window_id not in state.seen_windows  # likewise a new window
             outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
@@ -274,6 +275,12 @@ class StreamsWorker:
             cid = next(iter(seen))
             del seen[cid]
             self.table.pop(cid, None)
+
+
+def _stable_text(state: CallState, segment_id: str) -> str | None:
+    """The stable partial text already matched for an open utterance (None: none open)."""
+    entry = state.partials.get(segment_id)
+    return entry.stable if entry is not None else None
 
 
 def _front(seen: dict[str, tuple[float, bool]], now: float, horizon: float) -> list[tuple[str, tuple[float, bool]]]:

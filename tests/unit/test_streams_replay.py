@@ -14,7 +14,8 @@ import json
 import pytest
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
