@@ -54,8 +54,9 @@ def evaluate(directory: Path | str, *, threshold: float = 0.5, offdomain_prior: 
     index = KBIndex(kb, calibrate=False)
     build_s = time.perf_counter() - t0
     negatives = [t for t, _ in data["oos_train"] + data["oos_val"]]
-    index.calibrator = fit_index_calibration(kb, negatives, seed=seed, max_heldout=max_heldout,
-                                             max_negatives=len(negatives), offdomain_prior=offdomain_prior)
+    index.calibrator = fit_index_calibration(kb, KBIndex.raw_ranker, negatives, seed=seed,
+                                             max_heldout=max_heldout, max_negatives=len(negatives),
+                                             offdomain_prior=offdomain_prior)
     fit_s = time.perf_counter() - t0 - build_s
     rows: list[tuple[bool, bool, bool, float]] = []  # in_scope, top1 right, top3 right, confidence
     ms: list[float] = []
