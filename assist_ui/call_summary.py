@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-SEV_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+from streams.contract.vocab import severity_rank
 
 _ASK = {
     "zh": re.compile(r"[？?]|吗|能不能|可不可以|可以.*吗|怎么|为什么|请问|我要|我想|帮我|麻烦|希望|要求"),
@@ -132,7 +132,7 @@ def summarise(call: Mapping[str, Any], max_items: int = 5) -> dict[str, Any]:
         outcome = "resolved"
     else:
         outcome = "unresolved" if _UNRESOLVED[lang].search(tail) else "resolved"
-    alerts = sorted(call.get("alerts") or [], key=lambda a: -SEV_RANK.get(a.get("severity", ""), 0))
+    alerts = sorted(call.get("alerts") or [], key=lambda a: -severity_rank(a.get("severity", "")))
     arc = _arc(call)
     return {
         "language": lang,

@@ -47,9 +47,7 @@ from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, pars
 from assist_ui.redact import redact_obj
 from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
-
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
+from streams.contract.vocab import severity_of_rank, severity_rank
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +263,9 @@ class HttpApi:
                 if found is None:
                     continue
                 card = fill(self.form, found["call"], await self.store.score_overrides_of(item["call_id"]))
-                worst = SEVERITIES_BY_RANK.get(int(item.get("max_severity") or 0), "")
+                worst = severity_of_rank(int(item.get("max_severity") or 0))
                 level = item.get("risk_level", "")
-                if SEVERITY_RANK.get(worst, 0) > SEVERITY_RANK.get(level, 0):
+                if severity_rank(worst) > severity_rank(level):
                     level = worst  # never below the worst alert (a Critical alert is never "high")
                 rows.append({**item, "rank": len(rows) + 1, "risk_level": level, "max_severity": worst,
                              "score_auto": card["auto_total"], "score_final": card["total"], "score_max": card["max"],

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
+from streams.contract.vocab import severity_rank
 
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 
 _SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "language", "revision", "produced_at",
@@ -100,7 +100,7 @@ class LiveCall:
         for a in self.alerts.values():
             if a.get("retracted"):
                 continue  # the final took it back
-            if SEVERITY_RANK.get(a.get("severity", ""), 0) > SEVERITY_RANK.get(best, 0):
+            if severity_rank(a.get("severity", "")) > severity_rank(best):
                 best = a["severity"]
         return best
 

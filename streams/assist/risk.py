@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from streams.assist.callstate import CallState
 from streams.assist.strategy import AGITATED_STATES
+from streams.contract.vocab import SEVERITIES
 
-SEVERITY_WEIGHT = {"low": 0.06, "medium": 0.15, "high": 0.30, "critical": 0.50}
+# by severity, least severe first (streams.contract.vocab.SEVERITIES)
+SEVERITY_WEIGHT = dict(zip(SEVERITIES, (0.06, 0.15, 0.30, 0.50), strict=True))
 CHECK_FACTOR = 0.2
 REPEAT_FACTOR = 0.5  # the 2nd alert of the same rule counts half, the 3rd a quarter, ...
 ANGRY_SHARE_WEIGHT = 0.35  # times the share of customer windows that were agitated
@@ -21,7 +23,8 @@ ENDED_ANGRY_WEIGHT = 0.15
 PEAK_AROUSAL = 0.85
 PEAK_AROUSAL_WEIGHT = 0.08
 TEXT_AGITATION_WEIGHT = 0.10
-LEVELS = ((70.0, "critical"), (45.0, "high"), (20.0, "medium"), (0.0, "low"))
+# risk levels share the severity names: score floor of each, most severe first
+LEVELS = tuple(zip((70.0, 45.0, 20.0, 0.0), reversed(SEVERITIES), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.contract.vocab import Severity
 from streams.matching.versioned import FileFormatError, content_version, read_yaml
 
-SEVERITIES = ("low", "medium", "high", "critical")
 Channel = Literal["agent", "customer", "any"]
 
 
@@ -76,7 +76,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     kind: Literal["forbidden", "required", "ordering"]
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: Severity
     channel: Channel = "agent"
     category: str = ""
     message: Messages
