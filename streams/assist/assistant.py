@@ -338,6 +338,7 @@ class Assistant:
             "risk_score": r.score,
             "risk_level": r.level,
             "reasons": r.reasons,
+            "risk_reasons": [f.to_dict() for f in r.findings],
             "transcript": [dict(s, call_id=state.call_id, is_final=True) for s in state.segments],
             "alerts": list(state.alerts),
             "suggestions": list(state.suggestions),

@@ -209,6 +209,24 @@ class Alert(_Base):
 # ---------------------------------------------------------------------------
 # qa.calls
 # ---------------------------------------------------------------------------
+class RiskReason(_Base):
+    """One finding behind a call's risk score, as data (``CallSummary.risk_reasons``).
+
+    ``text`` is the English sentence also kept in ``CallSummary.reasons`` (old readers, logs,
+    CSV); a screen renders the reason from the other fields, by ``code``."""
+
+    code: str  # "alert" | "repeated" | "agitated_share" | "agitated_end" | "arousal_peak" | "said_cue"
+    text: str
+    rule_id: str = ""  # alert, repeated
+    severity: str = ""  # alert, repeated
+    channel: str = ""  # "agent" | "customer"; "" when the finding has none
+    status: str = ""  # alert: "violation" | "check"
+    at: float = -1.0  # call seconds of the finding; -1: no time (a required phrase never said)
+    evidence: str = ""  # alert: what was said (shortened); said_cue: the words
+    value: float = 0.0  # agitated_share: share 0..1; arousal_peak: the peak; repeated: times fired
+    v: int = SCHEMA_VERSION
+
+
 class CallSummary(_Base):
     """A finished call, scored for QA (topic ``qa.calls``). Idempotent by ``call_id``."""
 
@@ -222,7 +240,8 @@ class CallSummary(_Base):
     duration: float = 0.0
     risk_score: float = 0.0  # 0..100
     risk_level: str = "low"
-    reasons: list[str] = []  # noqa: RUF012
+    reasons: list[str] = []  # noqa: RUF012  (the text of each of risk_reasons, strongest first)
+    risk_reasons: list[RiskReason] = []  # noqa: RUF012  (the same reasons as data, same order)
     transcript: list[TranscriptSegment] = []  # noqa: RUF012  (finals only)
     alerts: list[Alert] = []  # noqa: RUF012
     suggestions: list[Suggestion] = []  # noqa: RUF012

@@ -37,6 +37,7 @@ from streams.contract.records import (
     EmotionReading,
     EmotionState,
     RecordDecodeError,
+    RiskReason,
     Suggestion,
     TranscriptSegment,
     decode,
@@ -60,6 +61,7 @@ def summary_record(d: dict[str, Any]) -> CallSummary:
     """CallSummary with its nested records built field by field (unknown keys dropped)."""
     return _record(
         CallSummary, d,
+        risk_reasons=[_record(RiskReason, r) for r in d.get("risk_reasons", [])],
         transcript=[_record(TranscriptSegment, s) for s in d["transcript"]],
         alerts=[_record(Alert, a) for a in d["alerts"]],
         suggestions=[_record(Suggestion, s) for s in d["suggestions"]],
