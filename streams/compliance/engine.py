@@ -18,7 +18,7 @@ from streams.compliance.rules import Rule, RuleSet
 from streams.matching.meaning import negated_before
 from streams.matching.phrases import Match, PhraseMatcher, PhraseSpec, overlaps
 from streams.matching.segment import Segment
-from streams.matching.text import NormText, normalize
+from streams.matching.text import NormText, has_cjk, normalize
 
 EVIDENCE_MAX_CHARS = 240
 
@@ -59,7 +59,7 @@ def asked_for(r: Rule, text: str, by_key: dict[str, list[Match]]) -> int | None:
                 gap = text[item.end:cue.start]
             else:
                 continue
-            cjk = any("\u4e00" <= c <= "\u9fff" for c in text[item.start:item.end])
+            cjk = has_cjk(text[item.start:item.end])
             near = len(gap.strip()) <= r.asks.within_chars if cjk else len(gap.split()) <= r.asks.within_words
             if near:
                 return min(cue.start, item.start)
@@ -212,7 +212,7 @@ class ComplianceEngine:
             rule_kind=r.kind,
             severity=r.severity,
             channel=seg.channel,
-            message=r.message.pick(seg.language or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in seg.text) else "en")),
+            message=r.message.pick(seg.language or ("zh" if has_cjk(seg.text) else "en")),
             evidence=seg.text[a:b],
             evidence_start=t0,
             evidence_end=t1,
