@@ -18,7 +18,8 @@ from typing import Any
 from streams.kb import calibration
 from streams.kb.fit import fit_index_calibration
 from streams.kb.index import KBIndex
-from streams.kb.model import Entry, KnowledgeBase, LangList, LangText, Settings
+from streams.kb.model import Entry, KnowledgeBase, Settings
+from streams.matching.bilingual import LangList, LangText
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 

@@ -17,7 +17,8 @@ import random
 from collections.abc import Callable
 
 from streams.kb import calibration, offdomain
-from streams.kb.model import Entry, KnowledgeBase, LangList
+from streams.kb.model import Entry, KnowledgeBase
+from streams.matching.bilingual import LangList
 
 log = logging.getLogger(__name__)
 

@@ -106,3 +106,21 @@ def test_one_definition_of_han_characters():
     offenders = [str(p.relative_to(root)) for d in ("streams", "pipeline", "assist_ui", "models")
                  for p in (root / d).rglob("*.py") if p not in own and needle.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_one_bilingual_text_model_for_rules_kb_and_strategies():
+    from pydantic import ValidationError
+
+    from streams.compliance.rules import Rule
+    from streams.kb.model import Entry
+    from streams.kb.strategies import StrategyDef
+    from streams.matching.bilingual import LangList, LangText
+
+    assert Rule.model_fields["message"].annotation is LangText and Rule.model_fields["phrases"].annotation is LangList
+    assert Entry.model_fields["answer"].annotation is LangText and Entry.model_fields["questions"].annotation is LangList
+    assert StrategyDef.model_fields["text"].annotation is LangText
+    t = LangText(zh="您好", en="Hello")
+    assert (t.pick("zh-CN"), t.pick("en"), LangText(en="Hi").pick("zh")) == ("您好", "Hello", "Hi")
+    assert LangList(zh=["退保", " "], en=["cancel"]).all() == ["退保", "cancel"]
+    with pytest.raises(ValidationError):
+        LangText.model_validate({"zn": "typo"})
