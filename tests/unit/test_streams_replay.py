@@ -58,3 +58,28 @@ def test_emotion_and_end_of_call_leave_the_stored_value_alone(assistant: Assista
     assert stored == before
     again = assistant.on_event(CallState.from_dict(stored), "ended", ts=1100.0, duration=60.0)
     assert [a["alert_id"] for a in again.alerts] == [a["alert_id"] for a in first.alerts]
+
+
+def test_the_worker_step_replays_a_record_from_the_untouched_table_value(assistant: Assistant) -> None:
+    """streams.assist.step.apply_record is what the Faust agent runs per record (in its executor)."""
+    from streams.assist.step import apply_record
+    from streams.contract.records import CallEvent, EmotionReading, TranscriptSegment
+
+    table: dict[str, dict] = {}
+
+    def step(kind: str, rec: object, write: bool = True) -> list[str]:
+        outs, new = apply_record(assistant, kind, rec, table.get("w1"))
+        if write and new is not None:
+            table["w1"] = json.loads(json.dumps(new))  # the table's JSON codec
+        return [a["alert_id"] for a in outs.alerts] + [s["suggestion_id"] for s in outs.suggestions]
+
+    step("events", CallEvent(call_id="w1", kind="started", ts=1000.0, agent_id="a1"))
+    step("emotion", EmotionReading(call_id="w1", channel="customer", window_id="w1:c:0", start=0.0, end=2.0,
+                                   state="neutral", arousal=0.2, probs={"neutral": 0.9}))
+    risky = TranscriptSegment(call_id="w1", channel="agent", segment_id="s1", is_final=True, start=2.0, end=5.0,
+                              text="这个产品是保本保息的", language="zh")
+    stored = copy.deepcopy(table["w1"])
+    first = step("transcripts", risky, write=False)  # crash: outputs never acknowledged, table not written
+    assert first == ["AG_GUARANTEED_RETURN:s1"] and table["w1"] == stored
+    assert step("transcripts", risky) == first  # the replay emits the alert again
+    assert step("transcripts", risky) == []  # and once its state is saved, a redelivery is a duplicate
