@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from streams.assist import provisional, risk, strategy
-from streams.assist.callstate import CallState, EmotionPoint
+from streams.assist.callstate import CallState, EmotionMark, EmotionPoint
 from streams.assist.customer_state import customer_words, fuse
 from streams.assist.valence import Lexicon, load_lexicon
 from streams.compliance.engine import AlertDraft, ComplianceEngine
@@ -75,6 +75,12 @@ def _lang(text: str, declared: str, fallback: str) -> str:
     if text:
         return "zh" if has_cjk(text) else "en"
     return fallback or "en"
+
+
+def _emotion_record(call_id: str, e: EmotionMark) -> dict[str, Any]:
+    """An emotion timeline point as the fields of an ``EmotionState`` record."""
+    return {"call_id": call_id, "channel": e.channel, "state": e.state, "arousal": e.arousal, "trend": e.trend,
+            "probs": dict(e.probs), "at": e.at, "hints": list(e.hints)}
 
 
 def _words_end(seg: Segment, keywords: list[str]) -> float:
@@ -223,18 +229,9 @@ class Assistant:
         point = state.add_emotion(p)
         if point is None:
             return out
-        out.emotion = {
-            "call_id": state.call_id,
-            "channel": p.channel,
-            "state": point["state"],
-            "arousal": point["arousal"],
-            "trend": point["trend"],
-            "probs": point["probs"],
-            "at": point["at"],
-            "hints": point["hints"],
-        }
+        out.emotion = _emotion_record(state.call_id, point)
         if p.channel == "customer":
-            out.emotion.update(fuse(point, state.valence, point["at"]))
+            out.emotion.update(fuse(point, state.valence, point.at))
         engine = self.rules.current
         out.alerts = self._emit_alerts(state, engine, engine.on_time(state), source_produced_at)
         if p.channel == "customer":
@@ -275,8 +272,8 @@ class Assistant:
         if state.topic and state.call_time - state.topic["at"] <= CONTEXT_MAX_AGE_S:
             return str(state.topic["text"])
         for s in reversed(state.segments[:-1] if appended else state.segments):
-            if s["channel"] == seg.channel:
-                return s["text"] if seg.start - s["end"] <= CONTEXT_MAX_AGE_S else ""
+            if s.channel == seg.channel:
+                return s.text if seg.start - s.end <= CONTEXT_MAX_AGE_S else ""
         return ""
 
     # ------------------------------------------------------------------
@@ -339,14 +336,10 @@ class Assistant:
             "risk_level": r.level,
             "reasons": r.reasons,
             "risk_reasons": [f.to_dict() for f in r.findings],
-            "transcript": [dict(s, call_id=state.call_id, is_final=True) for s in state.segments],
+            "transcript": [dict(s.to_dict(), call_id=state.call_id, is_final=True) for s in state.segments],
             "alerts": list(state.alerts),
             "suggestions": list(state.suggestions),
-            "emotion": [
-                {"call_id": state.call_id, "channel": e["channel"], "state": e["state"], "arousal": e["arousal"],
-                 "trend": e["trend"], "probs": e.get("probs", {}), "at": e["at"], "hints": e.get("hints", [])}
-                for e in state.emotion
-            ],
+            "emotion": [_emotion_record(state.call_id, e) for e in state.emotion],
             "kb_version": state.kb_version,
             "rules_version": state.rules_version,
         }

@@ -4,8 +4,9 @@ A plain object (no Faust) so the same code serves the live worker, where it live
 Faust table keyed by ``call_id`` as the dict from :meth:`CallState.to_dict`, and the
 offline ``callassist streams check``.  Each engine's memory is a typed part of it
 (:class:`ComplianceMemory`, :class:`StrategyMemory`, :class:`ValenceMemory`, the open
-partials); the transcript, emotion timeline, alerts and suggestions are kept as the
-JSON-able dicts they are sent as.
+partials), the transcript is a list of :class:`Segment` and the emotion timeline a list of
+:class:`EmotionMark`; alerts, suggestions and intents are kept as the JSON-able dicts they
+are sent as (their keys are the wire records' fields).
 
 :meth:`CallState.from_dict` never shares anything with the dict it reads: that dict is the
 table's stored value, and the worker writes the table only after the outputs of a record
@@ -50,6 +51,38 @@ class EmotionPoint:
     hints: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class EmotionMark:
+    """One point of a call's emotion timeline: an applied window, with the trend it showed."""
+
+    channel: str
+    at: float  # call time: the window's end
+    state: str
+    arousal: float
+    trend: str = "steady"  # rising | falling | steady
+    probs: dict[str, float] = field(default_factory=dict)
+    hints: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "at": self.at, "state": self.state, "arousal": self.arousal,
+                "probs": dict(self.probs), "hints": list(self.hints), "trend": self.trend}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EmotionMark:
+        return cls(str(d["channel"]), float(d["at"]), str(d["state"]), float(d["arousal"]),
+                   str(d.get("trend", "steady")), dict(d.get("probs") or {}), list(d.get("hints") or []))
+
+
+def _heard(seg: Segment) -> Segment:
+    """A final segment as the call state keeps it: without word timings (the text is enough)."""
+    return Segment(seg.segment_id, seg.channel, seg.start, seg.end, seg.text, seg.language)
+
+
+def _segment_from_dict(d: dict[str, Any]) -> Segment:
+    return Segment(str(d["segment_id"]), str(d["channel"]), float(d["start"]), float(d["end"]), str(d["text"]),
+                   str(d.get("language", "")))
+
+
 @dataclass
 class CallState:
     call_id: str
@@ -63,14 +96,14 @@ class CallState:
     duration: float = 0.0
     call_time: float = 0.0  # latest call time seen on any channel
     channel_time: dict[str, float] = field(default_factory=dict)
-    segments: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)  # the final transcript, in arrival order
     seen_segments: dict[str, None] = field(default_factory=dict)  # insertion-ordered
     alerts: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     suggested: dict[str, float] = field(default_factory=dict)  # suggestion key -> call time
     intents: list[dict[str, Any]] = field(default_factory=list)
     topic: dict[str, Any] = field(default_factory=dict)  # segment that set the current KB topic
-    emotion: list[dict[str, Any]] = field(default_factory=list)
+    emotion: list[EmotionMark] = field(default_factory=list)  # the emotion timeline, all channels
     seen_windows: dict[str, None] = field(default_factory=dict)
     compliance: ComplianceMemory = field(default_factory=ComplianceMemory)
     strategy: StrategyMemory = field(default_factory=StrategyMemory)
@@ -87,7 +120,7 @@ class CallState:
         if seg.segment_id in self.seen_segments:
             return False
         _remember(self.seen_segments, seg.segment_id)
-        self.segments.append(seg.to_dict())
+        self.segments.append(_heard(seg))
         if len(self.segments) > MAX_SEGMENTS:
             self.segments = self.segments[-MAX_SEGMENTS:]
         self.advance(seg.channel, seg.end)
@@ -104,29 +137,22 @@ class CallState:
         self.call_time = max(self.call_time, t)
         self.channel_time[channel] = max(self.channel_time.get(channel, 0.0), t)
 
-    def add_emotion(self, p: EmotionPoint) -> dict[str, Any] | None:
+    def add_emotion(self, p: EmotionPoint) -> EmotionMark | None:
         """Record an emotion window; returns the timeline point with its trend, or None for a duplicate."""
         if p.window_id in self.seen_windows:
             return None
         _remember(self.seen_windows, p.window_id)
         self.advance(p.channel, p.end)
         arousal = round(float(p.arousal), 4)
-        point: dict[str, Any] = {
-            "channel": p.channel,
-            "at": p.end,
-            "state": p.state,
-            "arousal": arousal,
-            "probs": dict(p.probs),
-            "hints": list(p.hints),
-        }
-        point["trend"] = self._trend(p.channel, arousal)
+        point = EmotionMark(p.channel, p.end, p.state, arousal, self._trend(p.channel, arousal),
+                            dict(p.probs), list(p.hints))
         self.emotion.append(point)
         if len(self.emotion) > MAX_EMOTION_POINTS:
             self.emotion = self.emotion[-MAX_EMOTION_POINTS:]
         return point
 
     def _trend(self, channel: str, arousal: float) -> str:
-        hist = [e["arousal"] for e in self.emotion if e["channel"] == channel][-(2 * TREND_WINDOW - 1):]
+        hist = [e.arousal for e in self.emotion if e.channel == channel][-(2 * TREND_WINDOW - 1):]
         hist.append(arousal)
         if len(hist) < 2:
             return "steady"
@@ -139,9 +165,9 @@ class CallState:
             return "falling"
         return "steady"
 
-    def latest_emotion(self, channel: str) -> dict[str, Any] | None:
+    def latest_emotion(self, channel: str) -> EmotionMark | None:
         for e in reversed(self.emotion):
-            if e["channel"] == channel:
+            if e.channel == channel:
                 return e
         return None
 
@@ -160,18 +186,20 @@ class CallState:
         return True
 
     def transcript_text(self, channel: str, t0: float, t1: float) -> str:
-        return " ".join(s["text"] for s in self.segments if s["channel"] == channel and s["start"] < t1 and s["end"] > t0)
+        return " ".join(s.text for s in self.segments if s.channel == channel and s.start < t1 and s.end > t0)
 
     def said_before(self, channel: str, t: float) -> str:
         """The final text said before call time ``t`` on ``channel`` ("any": every channel)."""
         if channel == "any":
-            return " ".join(s["text"] for s in self.segments if s["start"] < t)
+            return " ".join(s.text for s in self.segments if s.start < t)
         return self.transcript_text(channel, 0.0, t)
 
     # -- serialisation (Faust table value) -----------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict that shares nothing with this state (the table keeps it)."""
         d = {k: _copy_plain(getattr(self, k)) for k in _PLAIN_FIELDS}
+        d["segments"] = [s.to_dict() for s in self.segments]
+        d["emotion"] = [e.to_dict() for e in self.emotion]
         d["seen_segments"] = list(self.seen_segments)
         d["seen_windows"] = list(self.seen_windows)
         d["compliance"] = self.compliance.to_dict()
@@ -191,6 +219,8 @@ class CallState:
         kw: dict[str, Any] = {k: _copy_plain(d[k]) for k in _PLAIN_FIELDS if k in d}
         return cls(
             **kw,
+            segments=[_segment_from_dict(s) for s in d.get("segments", ())],
+            emotion=[EmotionMark.from_dict(e) for e in d.get("emotion", ())],
             seen_segments=dict.fromkeys(d.get("seen_segments", ())),
             seen_windows=dict.fromkeys(d.get("seen_windows", ())),
             compliance=ComplianceMemory.from_dict(d.get("compliance")),
@@ -201,7 +231,9 @@ class CallState:
 
 
 # fields stored as they are (JSON-able values); the others convert through their own types
-_TYPED_FIELDS = frozenset({"seen_segments", "seen_windows", "compliance", "strategy", "valence", "partials"})
+_TYPED_FIELDS = frozenset({
+    "segments", "emotion", "seen_segments", "seen_windows", "compliance", "strategy", "valence", "partials",
+})
 _PLAIN_FIELDS = tuple(k for k in CallState.__dataclass_fields__ if k not in _TYPED_FIELDS)
 
 

@@ -98,24 +98,24 @@ def score_call(state: CallState) -> Risk:
             first, k = repeats.get(a["rule_id"], (a, 0))
             repeats[a["rule_id"]] = (first, k + 1)
 
-    cust = [e for e in state.emotion if e["channel"] == "customer"]
+    cust = [e for e in state.emotion if e.channel == "customer"]
     if cust:
-        angry = [e for e in cust if e["state"] in AGITATED_STATES]
+        angry = [e for e in cust if e.state in AGITATED_STATES]
         share = len(angry) / len(cust)
         if share > 0:
             weighted.append((ANGRY_SHARE_WEIGHT * share, Finding(
                 "agitated_share", f"customer agitated in {share:.0%} of the call", channel="customer",
                 value=round(share, 4))))
-        if cust[-1]["state"] in AGITATED_STATES:
+        if cust[-1].state in AGITATED_STATES:
             weighted.append((ENDED_ANGRY_WEIGHT, Finding(
                 "agitated_end", "customer still agitated at the end of the call", channel="customer",
-                at=float(cust[-1]["at"]))))
-        top = max(cust, key=lambda e: e["arousal"])
-        peak = top["arousal"]
+                at=float(cust[-1].at))))
+        top = max(cust, key=lambda e: e.arousal)
+        peak = top.arousal
         if peak >= PEAK_AROUSAL:
             weighted.append((PEAK_AROUSAL_WEIGHT, Finding(
                 "arousal_peak", f"customer arousal peaked at {peak:.2f}", channel="customer",
-                at=float(top["at"]), value=float(peak))))
+                at=float(top.at), value=float(peak))))
     if state.strategy.cue_at is not None:
         cue = state.strategy.cue_text
         weighted.append((TEXT_AGITATION_WEIGHT, Finding(

@@ -38,8 +38,8 @@ def customer_mood(state: CallState, text_cue_at: float | None) -> tuple[str, flo
     e = state.latest_emotion("customer")
     st, ar, tr, ev = ("neutral", 0.0, "steady", "")
     if e is not None:
-        st, ar, tr = e["state"], float(e["arousal"]), e.get("trend", "steady")
-        ev = f"voice: {st} (arousal {ar:.2f}, {tr}) at {e['at']:.1f}s"
+        st, ar, tr = e.state, float(e.arousal), e.trend
+        ev = f"voice: {st} (arousal {ar:.2f}, {tr}) at {e.at:.1f}s"
     if text_cue_at is not None and state.call_time - text_cue_at <= TEXT_AGITATION_MEMORY_S:
         if ar < TEXT_AGITATION_AROUSAL or st not in AGITATED_STATES:
             st, ar = "angry", max(ar, TEXT_AGITATION_AROUSAL)

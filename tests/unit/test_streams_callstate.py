@@ -26,10 +26,10 @@ def test_duplicate_segment_is_ignored() -> None:
 
 def test_duplicate_emotion_window_is_ignored_and_trend_follows_arousal() -> None:
     st = CallState("c")
-    trends = [(st.add_emotion(_emo(i, a)) or {})["trend"] for i, a in enumerate([0.2, 0.2, 0.25, 0.5, 0.7, 0.8])]
+    trends = [getattr(st.add_emotion(_emo(i, a)), "trend", None) for i, a in enumerate([0.2, 0.2, 0.25, 0.5, 0.7, 0.8])]
     assert trends[0] == "steady" and trends[-1] == "rising"
     assert st.add_emotion(_emo(5, 0.8)) is None
-    falling = [(st.add_emotion(_emo(10 + i, a)) or {})["trend"] for i, a in enumerate([0.5, 0.3, 0.2, 0.1])]
+    falling = [getattr(st.add_emotion(_emo(10 + i, a)), "trend", None) for i, a in enumerate([0.5, 0.3, 0.2, 0.1])]
     assert falling[-1] == "falling"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.assist.callstate import CallState
+from streams.assist.callstate import CallState, EmotionMark
 from streams.assist.risk import level_of, score_call
 
 pytestmark = pytest.mark.unit
@@ -44,7 +44,7 @@ def test_repeats_of_one_rule_count_less_and_are_summarised() -> None:
 
 def test_angry_customer_adds_risk_with_reasons() -> None:
     st = CallState("c")
-    st.emotion = [{"channel": "customer", "at": t, "state": s, "arousal": a, "trend": "steady"}
+    st.emotion = [EmotionMark("customer", t, s, a)
                   for t, s, a in ((2, "neutral", 0.2), (4, "angry", 0.9), (6, "angry", 0.8))]
     r = score_call(st)
     assert r.score > 30 and any("67%" in x for x in r.reasons) and any("at the end" in x for x in r.reasons)
@@ -59,7 +59,7 @@ def test_reasons_are_data_with_the_same_sentences() -> None:
     st = _state(_alert("A", "high", 12.0), _alert("A", "high", 20.0), _alert("A", "high", 30.0),
                 {**_alert("B", "low", 5.0), "status": "check"},
                 _alert("MISS", "medium", 0.0, kind="required_missing"))
-    st.emotion = [{"channel": "customer", "at": t, "state": s, "arousal": a, "trend": "steady"}
+    st.emotion = [EmotionMark("customer", t, s, a)
                   for t, s, a in ((2, "neutral", 0.2), (4, "angry", 0.9), (6, "angry", 0.8))]
     st.strategy.cue_at, st.strategy.cue_text = 7.5, "投诉"
     r = score_call(st)
