@@ -240,9 +240,9 @@ _PLAIN_FIELDS = tuple(k for k in CallState.__dataclass_fields__ if k not in _TYP
 def _copy_plain(value: Any) -> Any:
     """A copy of a plain field's value that shares no mutable part with it.
 
-    The values are JSON records at most three levels deep: a list of records (segments,
-    alerts, suggestions, intents, emotion points) whose fields are scalars or a flat list /
-    dict (``matched``, ``links``, ``probs``, ``hints``), or a flat dict.  A hand-made copy of
+    The values are JSON records at most three levels deep: a list of records (alerts,
+    suggestions, intents) whose fields are scalars or a flat list (``matched``, ``links``),
+    or a flat dict (``channel_time``, ``suggested``, ``topic``).  A hand-made copy of
     that shape is ~10x faster than ``copy.deepcopy`` (it runs twice per record on a state
     that reaches megabytes in a long call); deeper values fall back to deepcopy."""
     if isinstance(value, list):
