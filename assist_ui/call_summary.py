@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assist_ui.live_state import SEVERITY_RANK
+from streams.contract.vocab import severity_rank
+from streams.matching.text import cjk_share
 
 _ASK = {
     "zh": re.compile(r"[？?]|吗|能不能|可不可以|可以.*吗|怎么|为什么|请问|我要|我想|帮我|麻烦|希望|要求"),
@@ -66,7 +67,7 @@ def _lang(call: Mapping[str, Any]) -> str:
     if lang in ("zh", "en"):
         return lang
     text = "".join(str(s.get("text", "")) for s in call.get("transcript") or [])
-    return "zh" if sum("\u4e00" <= c <= "\u9fff" for c in text) > len(text) * 0.2 else "en"
+    return "zh" if cjk_share(text) > 0.2 else "en"
 
 
 def _sentences(text: str) -> list[str]:
@@ -132,7 +133,7 @@ def summarise(call: Mapping[str, Any], max_items: int = 5) -> dict[str, Any]:
         outcome = "resolved"
     else:
         outcome = "unresolved" if _UNRESOLVED[lang].search(tail) else "resolved"
-    alerts = sorted(call.get("alerts") or [], key=lambda a: -SEVERITY_RANK.get(a.get("severity", ""), 0))
+    alerts = sorted(call.get("alerts") or [], key=lambda a: -severity_rank(a.get("severity", "")))
     arc = _arc(call)
     return {
         "language": lang,

@@ -41,12 +41,13 @@ from assist_ui.auth import User, UserDirectory, bearer_token
 from assist_ui.call_summary import summarise
 from assist_ui.fanout import Hub, dumps
 from assist_ui.kb_api import KbApi, KbApiError
-from assist_ui.live_state import SEVERITIES_BY_RANK, SEVERITY_RANK, LiveState
+from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
 from assist_ui.redact import redact_obj
 from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
+from streams.contract.vocab import severity_of_rank, severity_rank
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +268,9 @@ class HttpApi:
                     continue
                 overrides = await self.store.score_overrides_of(item["call_id"])
                 card = await asyncio.to_thread(fill, self.form, found["call"], overrides)
-                worst = SEVERITIES_BY_RANK.get(int(item.get("max_severity") or 0), "")
+                worst = severity_of_rank(int(item.get("max_severity") or 0))
                 level = item.get("risk_level", "")
-                if SEVERITY_RANK.get(worst, 0) > SEVERITY_RANK.get(level, 0):
+                if severity_rank(worst) > severity_rank(level):
                     level = worst  # never below the worst alert (a Critical alert is never "high")
                 rows.append({**item, "rank": len(rows) + 1, "risk_level": level, "max_severity": worst,
                              "score_auto": card["auto_total"], "score_final": card["total"], "score_max": card["max"],

@@ -24,12 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assist_ui.call_context import CALL_STATE_EVENTS, clean_context
-from streams.contract.vocab import SEVERITIES
+from streams.contract.vocab import severity_rank
 
-#: the one severity order of the UI's Python side (the pages' is assist_ui/static/js/vocab.js)
-# 1 = low .. 4 = critical (0: none); the order is the contract's (streams.contract.vocab.SEVERITIES)
-SEVERITY_RANK = {s: i + 1 for i, s in enumerate(SEVERITIES)}
-SEVERITIES_BY_RANK = {v: k for k, v in SEVERITY_RANK.items()}
 KINDS = ("event", "segment", "alert", "suggestion", "emotion")
 
 _SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "language", "revision", "produced_at",
@@ -104,7 +100,7 @@ class LiveCall:
         for a in self.alerts.values():
             if a.get("retracted"):
                 continue  # the final took it back
-            if SEVERITY_RANK.get(a.get("severity", ""), 0) > SEVERITY_RANK.get(best, 0):
+            if severity_rank(a.get("severity", "")) > severity_rank(best):
                 best = a["severity"]
         return best
 

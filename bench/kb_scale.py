@@ -38,12 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streams.assist.assistant import Assistant, Fixed  # noqa: E402
-from streams.assist.callstate import CallState, Segment  # noqa: E402
+from streams.assist.callstate import CallState  # noqa: E402
 from streams.compliance.engine import ComplianceEngine  # noqa: E402
 from streams.compliance.rules import load_rules  # noqa: E402
 from streams.compliance.source import DEFAULT_RULES  # noqa: E402
 from streams.kb.source import kb_source  # noqa: E402
 from streams.matching import text as textproc  # noqa: E402
+from streams.matching.segment import Segment  # noqa: E402
 from streams.matching.versioned import read_yaml  # noqa: E402
 
 

@@ -164,7 +164,7 @@ class Soak:
 
     def streams_segment(self, call: _Call, sid: str, channel: str, start: float, end: float, text: str,
                         lang: str) -> None:
-        from streams.assist.callstate import Segment
+        from streams.matching.segment import Segment
 
         st = self._state(call)
         out = self.assistant.on_segment(st, Segment(sid, channel, start, end, text, lang, [], self.now))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from assist_ui.live_state import SEVERITY_RANK
+from streams.contract.vocab import SEVERITIES, severity_rank
 
 VERDICTS = ("true_positive", "false_positive")
 SORTS = {
@@ -39,7 +39,7 @@ class CallFilter:
     queue: str = ""
     language: str = ""
     rule: str = ""
-    min_severity: int = 0  # SEVERITY_RANK value; calls with an alert at least this severe
+    min_severity: int = 0  # severity_rank() value; calls with an alert at least this severe
     date_from: float | None = None  # epoch seconds, inclusive (started_at)
     date_to: float | None = None  # epoch seconds, exclusive
     q: str = ""  # text search in the redacted transcript (case-insensitive substring)
@@ -90,8 +90,8 @@ def _int(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> i
 
 def parse_filter(params: dict[str, str]) -> CallFilter:
     severity = _text(params, "severity").lower()
-    if severity and severity not in SEVERITY_RANK:
-        raise FilterError(f"severity: one of {', '.join(SEVERITY_RANK)}")
+    if severity and severity not in SEVERITIES:
+        raise FilterError(f"severity: one of {', '.join(SEVERITIES)}")
     reviewed_raw = _text(params, "reviewed").lower()
     if reviewed_raw not in ("", "yes", "no", "true", "false"):
         raise FilterError("reviewed: 'yes' or 'no'")
@@ -107,7 +107,7 @@ def parse_filter(params: dict[str, str]) -> CallFilter:
         queue=_text(params, "queue"),
         language=_text(params, "language"),
         rule=_text(params, "rule"),
-        min_severity=SEVERITY_RANK.get(severity, 0),
+        min_severity=severity_rank(severity),
         date_from=date_from,
         date_to=date_to,
         q=_text(params, "q"),
@@ -119,7 +119,7 @@ def parse_filter(params: dict[str, str]) -> CallFilter:
 
 
 def _severity_rank(alert: dict[str, Any]) -> int:
-    return SEVERITY_RANK.get(str(alert.get("severity", "")), 0)
+    return severity_rank(str(alert.get("severity", "")))
 
 
 def call_row(summary: dict[str, Any], now: float) -> dict[str, Any]:

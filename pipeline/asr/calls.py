@@ -3,7 +3,7 @@
 :class:`ChannelInput` turns frames (call-time start + samples at the wire rate) into a
 contiguous 16 kHz stream with absolute sample positions: lost audio becomes silence of the
 right length, re-delivered audio is dropped, and the resampler keeps its filter state
-across frames (no clicks).  :class:`CallState` holds the language: from the call's open
+across frames (no clicks).  :class:`AsrCallState` holds the language: from the call's open
 message when given, else detected once early in the call and then forced (detection on
 short or noisy openings is unreliable, so it waits for enough speech).
 """
@@ -82,7 +82,7 @@ class LanguagePolicy:
 
 
 @dataclass
-class CallState:
+class AsrCallState:
     call_id: str
     policy: LanguagePolicy
     language: str | None = None

@@ -29,8 +29,9 @@ from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_ALL_CJK = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
+from streams.matching.text import CJK_CLASS, CJK_RUN
+
+_ALL_CJK = re.compile(f"^[{CJK_CLASS}]+$")
 MIN_TERM_CHARS = 2
 MAX_TERM_CHARS = 8
 
@@ -126,7 +127,7 @@ class Corrector:
         if not self._index:
             return []
         out: list[Replacement] = []
-        for m in _CJK_RUN.finditer(text):
+        for m in CJK_RUN.finditer(text):
             run, base = m.group(0), m.start()
             syl = _toned(run)
             i = 0

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from models.whisper.decoding import DecodeRequest, UtteranceDecoder
-from pipeline.asr.calls import CallState, ChannelInput, LanguagePolicy
+from pipeline.asr.calls import AsrCallState, ChannelInput, LanguagePolicy
 from pipeline.asr.metrics import AsrMetrics
 from pipeline.asr.scheduler import pick_jobs
 from pipeline.asr.stream import SR, ChannelStream, Job, ResumePoint, SegmentOut, StreamConfig, Vad
@@ -67,7 +67,7 @@ class Transcriber:
         self.on_call_done = on_call_done
         self.metrics = metrics or AsrMetrics()
         self.request_factory = request_factory or _engine_request
-        self.calls: dict[str, CallState] = {}
+        self.calls: dict[str, AsrCallState] = {}
         self.output_lock = asyncio.Lock()
         self._state = ThreadPoolExecutor(1, thread_name_prefix="asr-state")
         self._decode = ThreadPoolExecutor(1, thread_name_prefix="asr-decode")
@@ -100,15 +100,15 @@ class Transcriber:
     # -- input -------------------------------------------------------------------------
     async def open_call(
         self, call_id: str, language: str | None = None, resume: dict[str, StreamResume] | None = None
-    ) -> CallState:
+    ) -> AsrCallState:
         return await self._in_state(self._open_call, call_id, language, resume)
 
     def _open_call(
         self, call_id: str, language: str | None, resume: dict[str, StreamResume] | None
-    ) -> CallState:
+    ) -> AsrCallState:
         call = self.calls.get(call_id)
         if call is None:
-            call = CallState(call_id, self.config.language, resume=resume or {})
+            call = AsrCallState(call_id, self.config.language, resume=resume or {})
             self.calls[call_id] = call
             self.metrics.active_calls.set(len(self.calls))
         if language and call.language is None:
@@ -133,7 +133,7 @@ class Transcriber:
         call.last_audio_at = time.monotonic()
         self.metrics.audio_seconds.labels(channel).inc(samples.size / rate)
 
-    def _new_stream(self, call: CallState, channel: str, rate: int) -> ChannelStream:
+    def _new_stream(self, call: AsrCallState, channel: str, rate: int) -> ChannelStream:
         resume: StreamResume | None = call.resume.get(channel)
         stream = ChannelStream(
             call.call_id,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from streams.assist import provisional, risk, strategy
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionMark, EmotionPoint
 from streams.assist.customer_state import customer_words, fuse
 from streams.assist.valence import Lexicon, load_lexicon
 from streams.compliance.engine import AlertDraft, ComplianceEngine
@@ -25,6 +25,7 @@ from streams.kb.index import KBIndex
 from streams.kb.model import load_kb
 from streams.kb.source import DEFAULT_KB
 from streams.matching import text as textproc
+from streams.matching.segment import Segment
 from streams.matching.text import has_cjk, normalize
 
 EVIDENCE_MAX_CHARS = 240
@@ -74,6 +75,12 @@ def _lang(text: str, declared: str, fallback: str) -> str:
     if text:
         return "zh" if has_cjk(text) else "en"
     return fallback or "en"
+
+
+def _emotion_record(call_id: str, e: EmotionMark) -> dict[str, Any]:
+    """An emotion timeline point as the fields of an ``EmotionState`` record."""
+    return {"call_id": call_id, "channel": e.channel, "state": e.state, "arousal": e.arousal, "trend": e.trend,
+            "probs": dict(e.probs), "at": e.at, "hints": list(e.hints)}
 
 
 def _words_end(seg: Segment, keywords: list[str]) -> float:
@@ -137,19 +144,20 @@ class Assistant:
         out = Outputs()
         if seg.segment_id in state.seen_segments:
             return out  # its final is already applied: a partial delivered late
-        prev = state.partials.get(seg.segment_id, {}).get("stable", "")
+        open_ = state.partials.get(seg.segment_id)
+        prev = open_.stable if open_ is not None else ""
         part = provisional.stable_part(seg, stable_len, prev)
         if part is None or not part.grew:
             return out
         entry = provisional.remember_partial(state.partials, seg.segment_id, seg.channel)
         stable = part.segment
-        entry["stable"] = stable.text
+        entry.stable = stable.text
         state.advance(stable.channel, stable.end)  # the stable words are audio already heard
         engine, index = self.rules.current, self.kb.current
         norm = normalize(stable.text)
         drafts = engine.on_segment(state, stable, norm)
         out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at, provisional=True)
-        entry["alerts"] += [a["alert_id"] for a in out.alerts]
+        entry.alerts += [a["alert_id"] for a in out.alerts]
         out.alerts += self._emit_alerts(state, engine, engine.on_time(state), seg.produced_at)
         if stable.channel in index.kb.settings.channels and norm.text:
             hits = index.search(stable.text, k=3, norm=norm, context=self._context(state, stable, appended=False))
@@ -172,12 +180,11 @@ class Assistant:
         norm = normalize(seg.text)
         drafts = engine.on_segment(state, seg, norm) + engine.on_time(state)
         pending = state.partials.pop(seg.segment_id, None)
-        if pending and pending["alerts"]:
-            finals = {d.alert_id: d.to_dict() for d in drafts if d.alert_id in pending["alerts"]}
-            out.alert_updates, retracted = provisional.settle(state.alerts, pending["alerts"], engine, norm, finals)
-            fired = state.compliance.get("fired", {})
+        if pending and pending.alerts:
+            finals = {d.alert_id: d.to_dict() for d in drafts if d.alert_id in pending.alerts}
+            out.alert_updates, retracted = provisional.settle(state.alerts, pending.alerts, engine, norm, finals)
             for rule_id in retracted:  # a retracted alert did not fire (once_per_call may fire later)
-                fired[rule_id] = max(0, fired.get(rule_id, 0) - 1)
+                state.compliance.count_fired(rule_id, -1)
         out.alerts = self._emit_alerts(state, engine, drafts, seg.produced_at)
         lang = _lang(seg.text, seg.language, state.language)
         top = None
@@ -222,18 +229,9 @@ class Assistant:
         point = state.add_emotion(p)
         if point is None:
             return out
-        out.emotion = {
-            "call_id": state.call_id,
-            "channel": p.channel,
-            "state": point["state"],
-            "arousal": point["arousal"],
-            "trend": point["trend"],
-            "probs": point["probs"],
-            "at": point["at"],
-            "hints": point["hints"],
-        }
+        out.emotion = _emotion_record(state.call_id, point)
         if p.channel == "customer":
-            out.emotion.update(fuse(point, state.valence, point["at"]))
+            out.emotion.update(fuse(point, state.valence, point.at))
         engine = self.rules.current
         out.alerts = self._emit_alerts(state, engine, engine.on_time(state), source_produced_at)
         if p.channel == "customer":
@@ -274,8 +272,8 @@ class Assistant:
         if state.topic and state.call_time - state.topic["at"] <= CONTEXT_MAX_AGE_S:
             return str(state.topic["text"])
         for s in reversed(state.segments[:-1] if appended else state.segments):
-            if s["channel"] == seg.channel:
-                return s["text"] if seg.start - s["end"] <= CONTEXT_MAX_AGE_S else ""
+            if s.channel == seg.channel:
+                return s.text if seg.start - s.end <= CONTEXT_MAX_AGE_S else ""
         return ""
 
     # ------------------------------------------------------------------
@@ -309,7 +307,7 @@ class Assistant:
     def _emit_alerts(self, state: CallState, engine: ComplianceEngine, drafts: list[AlertDraft],
                      source_produced_at: float, provisional: bool = False) -> list[dict[str, Any]]:
         out = []
-        fired = state.compliance.get("fired", {})
+        fired = state.compliance.fired
         for d in drafts:
             a = d.to_dict()
             a.update(call_id=state.call_id, rules_version=engine.version, source_produced_at=source_produced_at)
@@ -337,14 +335,11 @@ class Assistant:
             "risk_score": r.score,
             "risk_level": r.level,
             "reasons": r.reasons,
-            "transcript": [dict(s, call_id=state.call_id, is_final=True) for s in state.segments],
+            "risk_reasons": [f.to_dict() for f in r.findings],
+            "transcript": [dict(s.to_dict(), call_id=state.call_id, is_final=True) for s in state.segments],
             "alerts": list(state.alerts),
             "suggestions": list(state.suggestions),
-            "emotion": [
-                {"call_id": state.call_id, "channel": e["channel"], "state": e["state"], "arousal": e["arousal"],
-                 "trend": e["trend"], "probs": e.get("probs", {}), "at": e["at"], "hints": e.get("hints", [])}
-                for e in state.emotion
-            ],
+            "emotion": [_emotion_record(state.call_id, e) for e in state.emotion],
             "kb_version": state.kb_version,
             "rules_version": state.rules_version,
         }

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
+from streams.assist.callstate import CallState, EmotionPoint
+from streams.matching.segment import Segment, Word
 
 CHANNELS = ("agent", "customer")
 

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from streams.assist.memory import ValenceMemory, WordCue
+
 if TYPE_CHECKING:
-    from streams.assist.callstate import CallState, Segment
+    from streams.assist.callstate import CallState, EmotionMark
     from streams.assist.valence import Lexicon
+    from streams.matching.segment import Segment
 
 WORD_MEMORY_S = 60.0
 RAISED_AROUSAL = 0.6  # smoothed voice arousal at which the voice counts as raised
@@ -31,19 +34,18 @@ AGITATED_WORDS = 1.5
 MAX_CUES = 50
 
 
-def note_cues(valence: dict[str, Any], at: float, cues: list[tuple[str, str, float]]) -> None:
+def note_cues(valence: ValenceMemory, at: float, cues: list[tuple[str, str, float]]) -> None:
     """Remember (term, category, weight) cues said at call time ``at`` (bounded memory)."""
-    items = valence.setdefault("cues", [])
-    items += [{"at": round(at, 3), "term": t, "category": c, "weight": w} for t, c, w in cues]
-    del items[:-MAX_CUES]
+    valence.cues += [WordCue(round(at, 3), t, c, w) for t, c, w in cues]
+    del valence.cues[:-MAX_CUES]
 
 
-def fuse(voice: dict[str, Any] | None, valence: dict[str, Any], now: float) -> dict[str, Any]:
+def fuse(voice: EmotionMark | None, valence: ValenceMemory, now: float) -> dict[str, Any]:
     """{"customer_state", "valence", "reasons"} for call time ``now``."""
-    recent = [c for c in valence.get("cues", []) if now - WORD_MEMORY_S <= c["at"] <= now + 1.0]
-    words = sum(c["weight"] for c in recent)
-    arousal = float(voice["arousal"]) if voice else 0.0
-    voice_agitated = voice is not None and voice.get("state") in ("agitated", "angry")
+    recent = [c for c in valence.cues if now - WORD_MEMORY_S <= c.at <= now + 1.0]
+    words = sum(c.weight for c in recent)
+    arousal = float(voice.arousal) if voice else 0.0
+    voice_agitated = voice is not None and voice.state in ("agitated", "angry")
     raised = arousal >= RAISED_AROUSAL
     reasons: list[str] = []
     if voice_agitated:
@@ -51,7 +53,7 @@ def fuse(voice: dict[str, Any] | None, valence: dict[str, Any], now: float) -> d
     elif raised:
         reasons.append("voice raised")
     if recent:
-        terms = list(dict.fromkeys(c["term"] for c in recent))
+        terms = list(dict.fromkeys(c.term for c in recent))
         reasons.append("words: " + ", ".join(terms[:5]))
     if (voice_agitated and (raised or words > 0)) or (raised and words >= UPSET_WORDS) or words >= AGITATED_WORDS:
         state = "agitated"
@@ -72,15 +74,14 @@ def customer_words(state: CallState, lexicon: Lexicon, seg: Segment) -> dict[str
         return None
     note_cues(state.valence, seg.end, [(c.term, c.category, c.weight) for c in cues])
     voice = state.latest_emotion("customer")
-    base = voice or {"state": "neutral", "arousal": 0.0, "trend": "steady", "probs": {}, "hints": []}
     return {
         "call_id": state.call_id,
         "channel": "customer",
-        "state": base["state"],
-        "arousal": base["arousal"],
-        "trend": base.get("trend", "steady"),
-        "probs": base.get("probs", {}),
+        "state": voice.state if voice else "neutral",
+        "arousal": voice.arousal if voice else 0.0,
+        "trend": voice.trend if voice else "steady",
+        "probs": dict(voice.probs) if voice else {},
         "at": seg.end,
-        "hints": base.get("hints", []),
+        "hints": list(voice.hints) if voice else [],
         **fuse(voice, state.valence, seg.end),
     }

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.assist.callstate import Segment, Word
+from streams.assist.memory import OpenPartial
 from streams.compliance.engine import ComplianceEngine
 from streams.matching.phrases import overlaps
+from streams.matching.segment import Segment, Word
 from streams.matching.text import NormText
 
 MAX_OPEN_PARTIALS = 64  # utterances with provisional state; an open one per channel is the norm
@@ -64,11 +65,11 @@ def rule_matches(engine: ComplianceEngine, rule_id: str, norm: NormText) -> bool
     return any(m.key == f"{kind}:{rule_id}" and not any(overlaps(m, e) for e in excepts) for m in found)
 
 
-def remember_partial(partials: dict[str, dict[str, Any]], segment_id: str, channel: str) -> dict[str, Any]:
+def remember_partial(partials: dict[str, OpenPartial], segment_id: str, channel: str) -> OpenPartial:
     """The provisional record of one open utterance, created on first use (oldest forgotten)."""
     entry = partials.get(segment_id)
     if entry is None:
-        entry = partials[segment_id] = {"stable": "", "channel": channel, "alerts": []}
+        entry = partials[segment_id] = OpenPartial(channel)
         while len(partials) > MAX_OPEN_PARTIALS:
             del partials[next(iter(partials))]
     return entry

@@ -38,12 +38,12 @@ def customer_mood(state: CallState, text_cue_at: float | None) -> tuple[str, flo
     e = state.latest_emotion("customer")
     st, ar, tr, ev = ("neutral", 0.0, "steady", "")
     if e is not None:
-        st, ar, tr = e["state"], float(e["arousal"]), e.get("trend", "steady")
-        ev = f"voice: {st} (arousal {ar:.2f}, {tr}) at {e['at']:.1f}s"
+        st, ar, tr = e.state, float(e.arousal), e.trend
+        ev = f"voice: {st} (arousal {ar:.2f}, {tr}) at {e.at:.1f}s"
     if text_cue_at is not None and state.call_time - text_cue_at <= TEXT_AGITATION_MEMORY_S:
         if ar < TEXT_AGITATION_AROUSAL or st not in AGITATED_STATES:
             st, ar = "angry", max(ar, TEXT_AGITATION_AROUSAL)
-            cue = state.strategy.get("cue_text", "")
+            cue = state.strategy.cue_text
             ev = (ev + "; " if ev else "") + f"words: {cue!r}"
     return st, ar, tr, ev
 
@@ -58,10 +58,8 @@ def recent_intents(state: CallState) -> dict[str, float]:
 
 def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | None:
     """The highest-priority strategy whose conditions hold now and that has not fired yet."""
-    mem = state.strategy
-    fired = set(mem.get("fired", []))
-    cue_at = mem.get("cue_at")
-    st, ar, tr, ev = customer_mood(state, cue_at)
+    fired = set(state.strategy.fired)
+    st, ar, tr, ev = customer_mood(state, state.strategy.cue_at)
     intents = recent_intents(state)
     alert_rules = {  # violations only; a retracted alert never happened
         a["rule_id"] for a in state.alerts if a.get("status") != "check" and not a.get("retracted")
@@ -103,18 +101,17 @@ def evaluate(strategies: list[StrategyDef], state: CallState) -> StrategyHit | N
 
 def mark_fired(state: CallState, hit: StrategyHit) -> None:
     mem = state.strategy
-    mem.setdefault("fired", []).append(hit.strategy.id)
-    sup = mem.setdefault("suppressed", [])
-    sup.extend(i for i in hit.strategy.suppress_intents if i not in sup)
+    mem.fired.append(hit.strategy.id)
+    mem.suppressed.extend(i for i in hit.strategy.suppress_intents if i not in mem.suppressed)
 
 
 def note_text_cue(state: CallState, at: float, text: str) -> None:
-    state.strategy["cue_at"] = at
-    state.strategy["cue_text"] = text
+    state.strategy.cue_at = at
+    state.strategy.cue_text = text
 
 
 def suppressed_intents(state: CallState) -> set[str]:
-    return set(state.strategy.get("suppressed", []))
+    return set(state.strategy.suppressed)
 
 
 def to_dict(hit: StrategyHit) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The engine is stateless; everything it must remember about a call (which required
 phrases were said, which deadline alerts already fired, how often a rule fired) lives
-in ``CallState.compliance`` so it travels with the Faust table entry.  Alert ids are
+in a :class:`~streams.compliance.memory.ComplianceMemory` that travels with the call's
+state (the Faust table entry); the engine reads the call through :class:`CallView`.  Alert ids are
 derived from the rule and the evidence segment (or the deadline), so reprocessing the
 same input yields the same id and consumers can drop it.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from streams.assist.callstate import CallState, Segment
+from streams.compliance.memory import CallView
 from streams.compliance.rules import Rule, RuleSet
 from streams.matching.meaning import negated_before
 from streams.matching.phrases import Match, PhraseMatcher, PhraseSpec, overlaps
-from streams.matching.text import NormText, normalize
+from streams.matching.segment import Segment
+from streams.matching.text import NormText, has_cjk, normalize
 
 EVIDENCE_MAX_CHARS = 240
 
@@ -57,7 +59,7 @@ def asked_for(r: Rule, text: str, by_key: dict[str, list[Match]]) -> int | None:
                 gap = text[item.end:cue.start]
             else:
                 continue
-            cjk = any("\u4e00" <= c <= "\u9fff" for c in text[item.start:item.end])
+            cjk = has_cjk(text[item.start:item.end])
             near = len(gap.strip()) <= r.asks.within_chars if cjk else len(gap.split()) <= r.asks.within_words
             if near:
                 return min(cue.start, item.start)
@@ -96,19 +98,11 @@ class ComplianceEngine:
         self.grace_s = d.deadline_grace_s
         self.fuzzy_violation_min = d.fuzzy_violation_min_score
 
-    @staticmethod
-    def _mem(state: CallState) -> dict[str, Any]:
-        mem = state.compliance
-        mem.setdefault("satisfied", {})  # rule id or "prereq:<id>" -> call time first said
-        mem.setdefault("done", [])  # required rules settled (said in time, or alerted)
-        mem.setdefault("fired", {})  # rule id -> alerts fired
-        return mem
-
     # ------------------------------------------------------------------
-    def on_segment(self, state: CallState, seg: Segment, norm: NormText | None = None) -> list[AlertDraft]:
+    def on_segment(self, state: CallView, seg: Segment, norm: NormText | None = None) -> list[AlertDraft]:
         """Alerts caused by one final segment (call after ``state.add_segment``)."""
         norm = norm or normalize(seg.text)
-        mem = self._mem(state)
+        mem = state.compliance
         by_key: dict[str, list[Match]] = {}
         for m in self.matcher.find(norm):
             by_key.setdefault(m.key, []).append(m)
@@ -134,69 +128,69 @@ class ComplianceEngine:
                     m for m in by_key.get(f"forbidden:{r.id}", [])
                     if not any(overlaps(m, e) for e in by_key.get(f"except:{r.id}", []))
                 ]
-                if hits and not (r.once_per_call and mem["fired"].get(r.id)):
+                if hits and not (r.once_per_call and mem.fired.get(r.id)):
                     alerts.append(self._alert(r, seg, norm, hits[0], f"{r.id}:{seg.segment_id}"))
             elif r.kind == "ordering":
                 hits = by_key.get(f"ordering:{r.id}", [])
                 if not hits:
                     continue
                 pre = r.requires.rule if r.requires and r.requires.rule else f"prereq:{r.id}"
-                if pre in mem["satisfied"]:
+                if pre in mem.satisfied:
                     continue
                 if pre in said_here and said_here[pre] < hits[0].start:
                     continue
-                if r.once_per_call and mem["fired"].get(r.id):
+                if r.once_per_call and mem.fired.get(r.id):
                     continue
                 alerts.append(self._alert(r, seg, norm, hits[0], f"{r.id}:{seg.segment_id}"))
 
         for key, pos in said_here.items():
-            if key not in mem["satisfied"]:
+            if key not in mem.satisfied:
                 a, _ = norm.orig_span(pos, pos + 1)
-                mem["satisfied"][key] = seg.time_of(a, a + 1)[0]
+                mem.satisfied[key] = seg.time_of(a, a + 1)[0]
         for r in self.ruleset.rules:
-            if r.kind == "required" and r.id in said_here and r.id not in mem["done"]:
-                t = mem["satisfied"][r.id]
+            if r.kind == "required" and r.id in said_here and r.id not in mem.done:
+                t = mem.satisfied[r.id]
                 if r.deadline_s == "end" or t <= float(r.deadline_s or 0) + 1e-6:
-                    mem["done"].append(r.id)
+                    mem.done.append(r.id)
         for alert in alerts:
-            mem["fired"][alert.rule_id] = mem["fired"].get(alert.rule_id, 0) + 1
+            mem.count_fired(alert.rule_id)
         return alerts
 
-    def on_time(self, state: CallState) -> list[AlertDraft]:
+    def on_time(self, state: CallView) -> list[AlertDraft]:
         """Deadline alerts due at the call's current time.
 
         Channels are transcribed independently, so the agent's greeting may arrive after
         the customer's later words: a deadline fires when the rule's own channel has
         reached it, or when any channel is ``deadline_grace_s`` past it."""
-        mem = self._mem(state)
+        mem = state.compliance
         out = []
         for r in self.ruleset.rules:
-            if r.kind != "required" or r.id in mem["done"] or r.deadline_s == "end":
+            if r.kind != "required" or r.id in mem.done or r.deadline_s == "end":
                 continue
             deadline = float(r.deadline_s or 0)
             ch_t = state.call_time if r.channel == "any" else state.channel_time.get(r.channel, 0.0)
             if ch_t >= deadline or state.call_time >= deadline + self.grace_s:
                 if state.call_time >= r.min_call_s:
                     out.append(self._missing(r, state, deadline))
-                mem["done"].append(r.id)
+                mem.done.append(r.id)
         for a in out:
-            mem["fired"][a.rule_id] = mem["fired"].get(a.rule_id, 0) + 1
+            mem.count_fired(a.rule_id)
         return out
 
-    def on_end(self, state: CallState, duration: float) -> list[AlertDraft]:
+    def on_end(self, state: CallView, duration: float) -> list[AlertDraft]:
         """At call end: 'end' deadlines, and numeric deadlines the call lasted long enough to reach."""
-        mem = self._mem(state)
+        mem = state.compliance
         duration = max(duration, state.call_time)
         out = []
         for r in self.ruleset.rules:
-            if r.kind != "required" or r.id in mem["done"]:
+            if r.kind != "required" or r.id in mem.done:
                 continue
             due = duration if r.deadline_s == "end" else float(r.deadline_s or 0)
             if duration >= due and duration >= r.min_call_s:
                 out.append(self._missing(r, state, due))
-            mem["done"].append(r.id)
+            mem.done.append(r.id)
         for a in out:
-            mem["fired"][a.rule_id] = mem["fired"].get(a.rule_id, 0) + 1
+            mem.count_fired(a.rule_id)
         return out
 
     # ------------------------------------------------------------------
@@ -218,7 +212,7 @@ class ComplianceEngine:
             rule_kind=r.kind,
             severity=r.severity,
             channel=seg.channel,
-            message=r.message.pick(seg.language or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in seg.text) else "en")),
+            message=r.message.pick(seg.language or ("zh" if has_cjk(seg.text) else "en")),
             evidence=seg.text[a:b],
             evidence_start=t0,
             evidence_end=t1,
@@ -231,12 +225,10 @@ class ComplianceEngine:
             why=f"{why}: \u201c{m.phrase}\u201d",
         )
 
-    def _missing(self, r: Rule, state: CallState, deadline: float) -> AlertDraft:
+    def _missing(self, r: Rule, state: CallView, deadline: float) -> AlertDraft:
         channel = r.channel if r.channel != "any" else "agent"
         # the evidence of an absence is what was said in the window that was searched
-        said = state.transcript_text(channel, 0.0, deadline) if r.channel != "any" else " ".join(
-            s["text"] for s in state.segments if s["start"] < deadline
-        )
+        said = state.said_before(r.channel if r.channel == "any" else channel, deadline)
         evidence = said[:EVIDENCE_MAX_CHARS] if said else ""
         return AlertDraft(
             alert_id=f"{r.id}:deadline",

@@ -19,30 +19,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.contract.vocab import Severity
+from streams.matching.bilingual import LangList, LangText
 from streams.matching.versioned import FileFormatError, content_version, read_yaml
 
-SEVERITIES = ("low", "medium", "high", "critical")
 Channel = Literal["agent", "customer", "any"]
-
-
-class Phrases(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    zh: list[str] = []
-    en: list[str] = []
-
-    def all(self) -> list[str]:
-        return [p for p in (*self.zh, *self.en) if p.strip()]
-
-
-class Messages(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    zh: str = ""
-    en: str = ""
-
-    def pick(self, language: str) -> str:
-        if language.startswith("zh"):
-            return self.zh or self.en
-        return self.en or self.zh
 
 
 class MatchOptions(BaseModel):
@@ -56,7 +37,7 @@ class Prerequisite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rule: str = ""  # id of a ``required`` rule whose phrases count as the prerequisite
     channel: Channel = "agent"
-    phrases: Phrases = Phrases()
+    phrases: LangList = LangList()
 
 
 class AskIntent(BaseModel):
@@ -66,8 +47,8 @@ class AskIntent(BaseModel):
     birth, please", 您的保单号是多少)."""
 
     model_config = ConfigDict(extra="forbid")
-    cues: Phrases
-    items: Phrases
+    cues: LangList
+    items: LangList
     within_words: int = Field(4, ge=0, le=20)
     within_chars: int = Field(6, ge=0, le=30)
 
@@ -76,12 +57,12 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     kind: Literal["forbidden", "required", "ordering"]
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: Severity
     channel: Channel = "agent"
     category: str = ""
-    message: Messages
-    phrases: Phrases
-    except_: Phrases = Field(Phrases(), alias="except")
+    message: LangText
+    phrases: LangList
+    except_: LangList = Field(LangList(), alias="except")
     match: MatchOptions = MatchOptions()
     once_per_call: bool = False
     # required
@@ -93,7 +74,7 @@ class Rule(BaseModel):
 
     @field_validator("phrases")
     @classmethod
-    def _some_phrases(cls, v: Phrases) -> Phrases:
+    def _some_phrases(cls, v: LangList) -> LangList:
         if not v.all():
             raise ValueError("needs at least one phrase (zh or en)")
         return v

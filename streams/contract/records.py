@@ -213,6 +213,25 @@ class Alert(Record):
 # qa.calls
 # ---------------------------------------------------------------------------
 @_record
+class RiskReason(Record):
+    """One finding behind a call's risk score, as data (``CallSummary.risk_reasons``).
+
+    ``text`` is the English sentence also kept in ``CallSummary.reasons`` (old readers, logs,
+    CSV); a screen renders the reason from the other fields, by ``code``."""
+
+    code: str  # "alert" | "repeated" | "agitated_share" | "agitated_end" | "arousal_peak" | "said_cue"
+    text: str
+    rule_id: str = ""  # alert, repeated
+    severity: str = ""  # alert, repeated
+    channel: str = ""  # "agent" | "customer"; "" when the finding has none (so not a Channel)
+    status: str = ""  # alert: "violation" | "check"
+    at: float = -1.0  # call seconds of the finding; -1: no time (a required phrase never said)
+    evidence: str = ""  # alert: what was said (shortened); said_cue: the words
+    value: float = 0.0  # agitated_share: share 0..1; arousal_peak: the peak; repeated: times fired
+    v: int = SCHEMA_VERSION
+
+
+@_record
 class CallSummary(Record):
     """A finished call, scored for QA (topic ``qa.calls``). Idempotent by ``call_id``."""
 
@@ -226,7 +245,8 @@ class CallSummary(Record):
     duration: float = 0.0
     risk_score: float = 0.0  # 0..100
     risk_level: str = "low"
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # the text of each of risk_reasons, strongest first
+    risk_reasons: list[RiskReason] = field(default_factory=list)  # the same reasons as data, same order
     transcript: list[TranscriptSegment] = field(default_factory=list)  # finals only
     alerts: list[Alert] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)

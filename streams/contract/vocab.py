@@ -1,8 +1,10 @@
-"""The closed vocabularies of the wire contract, in one place.
+"""The closed vocabularies of the wire contract, in one place (no imports of ours: the lowest floor).
 
 Each is a ``Literal`` type (records annotate their fields with it, so the codec refuses a
 value outside it) plus the tuple of its values in their meaningful order, for code that
-needs to iterate or rank (severity order is policy: low < medium < high < critical).
+needs to iterate or rank.  The severity order is the one of compliance rules, alerts and risk
+levels alike; the numeric rank is what the QA store keeps (``max_severity``) and filters on,
+so it is part of the stored format: 0 for none or an unknown name, then 1..4.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ Encoding = Literal["pcm16le", "mulaw"]
 AUDIO_ENCODINGS: tuple[str, ...] = get_args(Encoding)
 
 Severity = Literal["low", "medium", "high", "critical"]
-SEVERITIES: tuple[str, ...] = get_args(Severity)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # least severe first
 
 RuleKind = Literal["forbidden", "required_missing", "ordering"]
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
@@ -32,7 +34,14 @@ CALL_STATE_KINDS = ("hold", "resume", "mute", "unmute", "transfer")
 CALL_CONTEXT_KEYS = ("customer_name", "customer_tier", "account_ref", "policy_ref", "ivr_intent")
 CALL_CONTEXT_MAX_VALUE = 120
 
+_RANK = {name: i + 1 for i, name in enumerate(SEVERITIES)}
+
 
 def severity_rank(severity: str) -> int:
-    """0 for low .. 3 for critical; -1 for a value outside the vocabulary (sorts below low)."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+    """1 (low) .. 4 (critical); 0 for "" or a name outside :data:`SEVERITIES`."""
+    return _RANK.get(severity, 0)
+
+
+def severity_of_rank(rank: int) -> str:
+    """The severity of a rank from :func:`severity_rank` ("" for 0 or out of range)."""
+    return SEVERITIES[rank - 1] if 1 <= rank <= len(SEVERITIES) else ""

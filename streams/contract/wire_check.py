@@ -41,8 +41,11 @@ STR_LIMITS: dict[str, int] = {
     "rule_id": 256, "agent_id": 256, "customer_id": 256, "queue": 256, "language": 16, "channel": 16,
     "kind": 64, "state": 64, "trend": 32, "severity": 32, "encoding": 16, "source": 64, "reason": 256,
     "text": 4000, "evidence": 4000,
+    "RiskReason.code": 32, "RiskReason.channel": 16, "RiskReason.status": 16,
 }
-LIST_LIMITS: dict[str, int] = {"words": 2000, "hints": 64, "links": 64, "matched": 256, "reasons": 256}
+LIST_LIMITS: dict[str, int] = {
+    "words": 2000, "hints": 64, "links": 64, "matched": 256, "reasons": 256, "risk_reasons": 256,
+}
 
 _TIME_RANGE = (0.0, MAX_EPOCH)
 RANGES: dict[str, tuple[float, float]] = {
@@ -54,12 +57,18 @@ RANGES: dict[str, tuple[float, float]] = {
     "probs": (0.0, 1.0),  # each value of the class -> probability dict
     "risk_score": (0.0, 100.0), "speaking_rate": (0.0, 100.0), "loudness_db": (-200.0, 200.0),
     "seq": (0, MAX_INT), "revision": (0, MAX_INT), "stable_len": (0, MAX_INT), "v": (0, MAX_INT),
+    "RiskReason.at": (-1.0, MAX_EPOCH),  # -1: a finding without a time
 }
 ALLOWED: dict[str, tuple[Any, ...]] = {
     "channel": ("agent", "customer"),
     "encoding": ("pcm16le", "mulaw"),
     "sample_rate": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+    # not the codes: a reader must not drop a whole summary for a reason code newer than itself
+    "RiskReason.channel": ("", "agent", "customer"),
 }
+# A "Record.field" key in the tables above is for that record's field only, where the field
+# means something else than the plain name does elsewhere (it wins over the plain name).
+_QUALIFIED = frozenset(k for table in (STR_LIMITS, LIST_LIMITS, RANGES, ALLOWED) for k in table if "." in k)
 NON_EMPTY = frozenset({"call_id"})
 # lone surrogates cannot be encoded as UTF-8 (the websocket send, the store); NUL is refused by PostgreSQL
 _UNENCODABLE = re.compile("[\ud800-\udfff\x00]")
@@ -84,20 +93,24 @@ def record_fields(typ: type) -> tuple[dict[str, Any], frozenset[str]]:
 
 def validate_fields(
     fields: typing.Mapping[str, Any], defaults: typing.Collection[str], obj: dict[str, Any],
-    build: typing.Callable[[type, dict[str, Any]], Any], path: str,
+    build: typing.Callable[[type, dict[str, Any]], Any], path: str, record: str = "",
 ) -> dict[str, Any]:
     """Check ``obj`` against ``fields`` (name -> type); return the known, checked values.
 
     ``defaults``: names that may be absent.  ``build(cls, values)`` makes a nested record.
+    ``record``: the record's name, for "Record.field" entries of the tables (default: ``path``,
+    which is the record's name at the top level).
     Unknown keys are dropped (an older reader of a newer minor version).
     """
+    record = record or path
     missing = [f for f in fields if f not in obj and f not in defaults]
     if missing:
         raise WireError(f"{path}: missing field(s) {', '.join(missing)}")
     out: dict[str, Any] = {}
     for name, typ in fields.items():
         if name in obj:
-            out[name] = _check(typ, obj[name], name, f"{path}.{name}", build, 0)
+            key = f"{record}.{name}"
+            out[name] = _check(typ, obj[name], key if key in _QUALIFIED else name, f"{path}.{name}", build, 0)
     return out
 
 
@@ -143,7 +156,7 @@ def _check(typ: Any, value: Any, name: str, path: str, build: Any, depth: int) -
     if is_record_type(typ):
         _expect(value, dict, "an object", path)
         fields, defaults = record_fields(typ)
-        return build(typ, validate_fields(fields, defaults, value, build, path))
+        return build(typ, validate_fields(fields, defaults, value, build, path, typ.__name__))
     if typ is bool:
         _expect(value, bool, "true/false", path)
         return value

@@ -18,7 +18,8 @@ from typing import Any
 from streams.kb import calibration
 from streams.kb.fit import fit_index_calibration
 from streams.kb.index import KBIndex
-from streams.kb.model import Entry, KnowledgeBase, LangList, LangText, Settings
+from streams.kb.model import Entry, KnowledgeBase, Settings
+from streams.matching.bilingual import LangList, LangText
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -54,8 +55,9 @@ def evaluate(directory: Path | str, *, threshold: float = 0.5, offdomain_prior: 
     index = KBIndex(kb, calibrate=False)
     build_s = time.perf_counter() - t0
     negatives = [t for t, _ in data["oos_train"] + data["oos_val"]]
-    index.calibrator = fit_index_calibration(kb, negatives, seed=seed, max_heldout=max_heldout,
-                                             max_negatives=len(negatives), offdomain_prior=offdomain_prior)
+    index.calibrator = fit_index_calibration(kb, KBIndex.raw_ranker, negatives, seed=seed,
+                                             max_heldout=max_heldout, max_negatives=len(negatives),
+                                             offdomain_prior=offdomain_prior)
     fit_s = time.perf_counter() - t0 - build_s
     rows: list[tuple[bool, bool, bool, float]] = []  # in_scope, top1 right, top3 right, confidence
     ms: list[float] = []

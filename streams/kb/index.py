@@ -28,6 +28,7 @@ import bm25s
 import numpy as np
 
 from streams.kb import calibration
+from streams.kb.fit import RankFn, fit_index_calibration
 from streams.kb.model import Entry, KnowledgeBase
 from streams.matching.phrases import PhraseMatcher, PhraseSpec
 from streams.matching.text import NormText, normalize, retrieval_tokens, unique
@@ -119,9 +120,12 @@ class KBIndex:
         self._cues = PhraseMatcher([PhraseSpec("cue", c, fuzzy=False) for c in kb.agitation_cues.all()])
         self.calibrator: calibration.Calibrator | None = None
         if calibrate:
-            from streams.kb.fit import fit_index_calibration
+            self.calibrator = fit_index_calibration(kb, KBIndex.raw_ranker, negatives, seed=calibration_seed)
 
-            self.calibrator = fit_index_calibration(kb, negatives, seed=calibration_seed)
+    @staticmethod
+    def raw_ranker(kb: KnowledgeBase) -> RankFn:
+        """The uncalibrated ranking of an index on ``kb`` (what the calibration is fitted on)."""
+        return KBIndex(kb, calibrate=False).rank_raw
 
     def agitation_cue(self, norm: NormText) -> tuple[int, int] | None:
         """Span (normalised text) of the first agitation cue in the text, if any."""

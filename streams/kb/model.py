@@ -10,25 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streams.kb.strategies import StrategyDef
+from streams.matching.bilingual import LangList, LangText
 from streams.matching.versioned import FileFormatError, content_version, read_yaml
-
-
-class LangList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    zh: list[str] = []
-    en: list[str] = []
-
-    def all(self) -> list[str]:
-        return [x for x in (*self.zh, *self.en) if x.strip()]
-
-
-class LangText(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    zh: str = ""
-    en: str = ""
-
-    def pick(self, language: str) -> str:
-        return (self.zh or self.en) if language.startswith("zh") else (self.en or self.zh)
 
 
 class Entry(BaseModel):

@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Texts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    zh: str = ""
-    en: str = ""
-
-    def pick(self, language: str) -> str:
-        return (self.zh or self.en) if language.startswith("zh") else (self.en or self.zh)
+from streams.matching.bilingual import LangText
 
 
 class When(BaseModel):
@@ -32,8 +25,8 @@ class StrategyDef(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     priority: int = 0
     when: When
-    title: Texts
-    text: Texts
+    title: LangText
+    text: LangText
     suppress_intents: list[str] = []
     skip_if_fired: list[str] = []  # a more specific strategy already covered this call
     links: list[str] = []

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from streams.matching.text import is_cjk
+
 # after normalisation "don't" is "don t": the lone "t" is the negation
 _NEG_EN = frozenset(
     "no not never t nt cannot cant dont doesnt didnt wont wouldnt isnt arent wasnt werent shouldnt couldnt "
@@ -54,7 +56,7 @@ def negated_before(text: str, start: int) -> bool:
     before = text[:start].rstrip()
     if not before:
         return False
-    if "\u4e00" <= before[-1] <= "\u9fff":
+    if is_cjk(before[-1]):
         return any(c in _NEG_ZH for c in before[-NEGATION_WINDOW_CHARS:])
     words = _WORD.findall(before)[-NEGATION_WINDOW_WORDS:]
     return any(w in _NEG_EN for w in words)

@@ -37,12 +37,27 @@ def load() -> None:
     to_simplified("載入")
 
 
+#: Han characters, as a regex character-class body: CJK Unified Ideographs, Extension A and
+#: the Compatibility Ideographs.  The one definition for streams/, pipeline/ and assist_ui/;
+#: models/whisper/text.py keeps an identical copy (models/ imports nothing of ours), and
+#: tests/unit/test_text_conventions.py holds the two equal.
+CJK_CLASS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
+_CJK_CHAR = re.compile(f"[{CJK_CLASS}]")
+
+
 def is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+    """Is the one character ``ch`` a Han character (:data:`CJK_CLASS`)?"""
+    return _CJK_CHAR.fullmatch(ch) is not None
 
 
 def has_cjk(text: str) -> bool:
-    return any(is_cjk(c) for c in text)
+    return _CJK_CHAR.search(text) is not None
+
+
+def cjk_share(text: str) -> float:
+    """Share of the characters of ``text`` that are Han (0 for empty text)."""
+    return len(_CJK_CHAR.findall(text)) / len(text) if text else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +236,7 @@ def retrieval_tokens(text: str) -> list[str]:
     norm = normalize(text)
     tokens: list[str] = []
     tokens.extend(stem_en(w) for w in en_words(norm.text) if w not in _EN_STOP)
-    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", norm.text):
+    for run in CJK_RUN.findall(norm.text):
         tokens.extend(w for w in jieba.lcut(run) if w not in _ZH_STOP and len(w) > 1 or _is_content_char(w))
         tokens.extend(run[k : k + 2] for k in range(len(run) - 1))
         syls = [fold_syllable(s) for s in lazy_pinyin(run, style=Style.NORMAL)]

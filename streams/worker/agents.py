@@ -2,16 +2,17 @@
 
 One agent consumes ``calls.transcripts``, ``calls.emotion`` and ``calls.events`` (all keyed
 by call_id, so co-partitioned) and keeps each call's :class:`~streams.assist.callstate.CallState`
-in a Faust table keyed by call_id.  One agent rather than three because all three inputs
-update the same per-call state: separate agents would interleave their read-modify-write
-cycles on one call and lose updates.
+(as its ``to_dict``) in a Faust table keyed by call_id.  One agent rather than three because
+all three inputs update the same per-call state: separate agents would interleave their
+read-modify-write cycles on one call and lose updates.
 
 Per record: decode raw bytes with :func:`streams.contract.codec.decode` (a malformed record is
-logged, counted and skipped), run :class:`streams.assist.assistant.Assistant` in an executor thread
-(retrieval and matching stay off the event loop), produce the outputs and wait until the
-broker has them, and only then write the table.  A crash in between therefore replays the
-input: outputs may repeat with the same ids (consumers drop them), but none is lost, and
-a replayed input whose state was already saved is recognised as a duplicate.
+logged, counted and skipped), apply it with :func:`streams.assist.step.apply_record` in an
+executor thread (retrieval and matching stay off the event loop; the table's value is never
+changed in place), produce the outputs and wait until the broker has them, and only then write
+the table.  A crash in between therefore replays the input: outputs may repeat with the same
+ids (consumers drop them), but none is lost, and a replayed input whose state was already
+saved is recognised as a duplicate.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from streams.assist.assistant import Assistant, Outputs
-from streams.assist.callstate import CallState, EmotionPoint, Segment, Word
+from streams.assist.step import apply_record
 from streams.assist.valence import lexicon_source
 from streams.compliance.source import rules_source
 from streams.contract.codec import RecordDecodeError, build, decode
@@ -37,6 +38,7 @@ from streams.contract.records import (
     CallSummary,
     EmotionReading,
     EmotionState,
+    RiskReason,
     Suggestion,
     TranscriptSegment,
 )
@@ -58,6 +60,7 @@ def summary_record(d: dict[str, Any]) -> CallSummary:
     """CallSummary with its nested records built field by field (unknown keys dropped)."""
     return _record(
         CallSummary, d,
+        risk_reasons=[_record(RiskReason, r) for r in d.get("risk_reasons", [])],
         transcript=[_record(TranscriptSegment, s) for s in d["transcript"]],
         alerts=[_record(Alert, a) for a in d["alerts"]],
         suggestions=[_record(Suggestion, s) for s in d["suggestions"]],
@@ -196,32 +199,11 @@ class StreamsWorker:
         seen[call_id] = (time.time(), ended)
         self._evict(partition)
 
-    def _apply(self, kind: str, rec: Any, raw_state: dict | None) -> tuple[Outputs, dict | None]:
-        """Runs in the executor thread. Returns the outputs and the new state (None: unchanged)."""
+    def _apply(self, kind: str, rec: Any, stored: dict | None) -> tuple[Outputs, dict | None]:
+        """Runs in the executor thread. Returns the outputs and the new state (None: unchanged);
+        ``stored``, the table's value, is left as it is (see streams.assist.step)."""
         assert self.assistant is not None
-        state = CallState.from_dict(raw_state) if raw_state else CallState(rec.call_id)
-        a = self.assistant
-        if kind == "transcripts":
-            seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
-                          [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
-            if rec.is_final:
-                changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
-                outs = a.on_segment(state, seg)
-            else:  # only a longer stable prefix changes anything
-                before = state.partials.get(seg.segment_id, {}).get("stable")
-                outs = a.on_partial(state, seg, rec.stable_len)
-                changed = state.partials.get(seg.segment_id, {}).get("stable") != before
-        elif kind == "emotion":
-            changed = rec.window_id not in state.seen_windows  # likewise a new window
-            outs = a.on_emotion(state, EmotionPoint(rec.window_id, rec.channel, rec.start, rec.end, rec.state,
-                                                    rec.arousal, dict(rec.probs), list(rec.hints)),
-                                source_produced_at=rec.produced_at)
-        else:
-            was = (state.started_at, state.ended)
-            outs = a.on_event(state, rec.kind, ts=rec.ts, duration=rec.duration,
-                              meta={k: getattr(rec, k) for k in ("agent_id", "customer_id", "queue", "language")})
-            changed = (state.started_at, state.ended) != was or raw_state is None
-        return outs, state.to_dict() if changed else None
+        return apply_record(self.assistant, kind, rec, stored)
 
     async def _send(self, call_id: str, outs: Outputs) -> None:
         key = call_id.encode()

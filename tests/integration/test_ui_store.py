@@ -7,6 +7,7 @@ CALLASSIST_TEST_PG_URL to use another server.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import uuid
@@ -255,3 +256,23 @@ async def test_kb_feedback_is_one_row_per_user_and_suggestion_and_feeds_the_repo
     assert (dispute["suggested"], dispute["rated"], dispute["hit_rate"]) == (1, 0, 0.0)
     assert dispute["useful_share"] is None
     assert report[("strategy", "upset")]["suggested"] == 2
+
+
+async def test_risk_reasons_reach_the_qa_api_as_data(store):
+    """The sink decodes qa.calls, redacts and stores the body; the API returns the reasons unchanged."""
+    from assist_ui.metrics import UiMetrics
+    from assist_ui.sink import QaSink
+
+    reasons = [
+        {"code": "alert", "text": "high AG_X (agent) at 12s: \u201c保本保息\u201d", "rule_id": "AG_X",
+         "severity": "high", "channel": "agent", "status": "violation", "at": 12.0, "evidence": "保本保息",
+         "value": 0.0, "v": 1},
+        {"code": "alert", "text": "medium RQ_Y (agent)", "rule_id": "RQ_Y", "severity": "medium",
+         "channel": "agent", "status": "violation", "at": -1.0, "evidence": "", "value": 0.0, "v": 1},
+        {"code": "agitated_share", "text": "customer agitated in 40% of the call", "rule_id": "", "severity": "",
+         "channel": "customer", "status": "", "at": -1.0, "evidence": "", "value": 0.4, "v": 1},
+    ]
+    body = dict(summary("call-rr"), reasons=[r["text"] for r in reasons], risk_reasons=reasons)
+    assert await QaSink(store, UiMetrics()).handle(json.dumps(body, ensure_ascii=False)) == "inserted"
+    got = (await store.get_call("call-rr"))["call"]
+    assert got["risk_reasons"] == reasons and got["reasons"] == body["reasons"]

@@ -8,7 +8,7 @@ from asr_fakes import EnergyVad, frames, silence, tone
 
 from models.whisper.decoding import Word
 from pipeline.asr.agreement import LocalAgreement
-from pipeline.asr.calls import AudioInputError, CallState, ChannelInput, LanguagePolicy
+from pipeline.asr.calls import AsrCallState, AudioInputError, ChannelInput, LanguagePolicy
 from pipeline.asr.checkpoint import (
     CallEntry,
     Checkpoint,
@@ -149,14 +149,14 @@ def test_channel_input_places_frames_on_the_16k_timeline():
 
 
 def test_language_fixed_once_from_a_confident_detection_or_after_enough_speech():
-    call = CallState(
+    call = AsrCallState(
         "c", LanguagePolicy(("zh", "en"), detect_min_s=2.0, detect_min_prob=0.75, detect_max_s=6.0)
     )
     assert not call.observe("zh", 0.9, 1.0)  # too short to trust
     assert not call.observe("fr", 0.99, 5.0)  # not a call language
     assert call.observe("en", 0.9, 3.0) and call.language == "en" and call.language_source == "detected"
     assert not call.observe("zh", 1.0, 10.0) and call.language == "en"  # detected once
-    other = CallState("d", LanguagePolicy(("zh", "en"), detect_max_s=6.0))
+    other = AsrCallState("d", LanguagePolicy(("zh", "en"), detect_max_s=6.0))
     other.observe("zh", 0.6, 2.5)
     other.observe("en", 0.5, 1.0)
     assert other.observe("zh", 0.5, 3.0) and other.language == "zh"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
 from streams.contract.codec import decode
 from streams.contract.records import EmotionState
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
@@ -43,4 +44,4 @@ def test_agent_words_do_not_count_and_calm_words_emit_nothing(assistant: Assista
     state = CallState("c2")
     assert assistant.on_segment(state, Segment("a1", "agent", 0.0, 2.0, "如需投诉请拨打12378")).emotion is None
     assert assistant.on_segment(state, Segment("s1", "customer", 2.0, 4.0, "好的，谢谢您")).emotion is None
-    assert state.valence == {}
+    assert state.valence.cues == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
@@ -115,4 +116,4 @@ def test_late_segment_after_hang_up_updates_the_summary(assistant: Assistant) ->
     # a late final that triggers nothing still reaches the QA record
     quiet = assistant.on_segment(st, seg(3, "agent", 8, "好的"))
     assert quiet.alerts == [] and quiet.summary is not None
-    assert [t["segment_id"] for t in quiet.summary["transcript"]][-1] == st.segments[-1]["segment_id"]
+    assert [t["segment_id"] for t in quiet.summary["transcript"]][-1] == st.segments[-1].segment_id

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
@@ -25,10 +26,10 @@ def test_duplicate_segment_is_ignored() -> None:
 
 def test_duplicate_emotion_window_is_ignored_and_trend_follows_arousal() -> None:
     st = CallState("c")
-    trends = [(st.add_emotion(_emo(i, a)) or {})["trend"] for i, a in enumerate([0.2, 0.2, 0.25, 0.5, 0.7, 0.8])]
+    trends = [getattr(st.add_emotion(_emo(i, a)), "trend", None) for i, a in enumerate([0.2, 0.2, 0.25, 0.5, 0.7, 0.8])]
     assert trends[0] == "steady" and trends[-1] == "rising"
     assert st.add_emotion(_emo(5, 0.8)) is None
-    falling = [(st.add_emotion(_emo(10 + i, a)) or {})["trend"] for i, a in enumerate([0.5, 0.3, 0.2, 0.1])]
+    falling = [getattr(st.add_emotion(_emo(10 + i, a)), "trend", None) for i, a in enumerate([0.5, 0.3, 0.2, 0.1])]
     assert falling[-1] == "falling"
 
 
@@ -44,7 +45,7 @@ def test_round_trip_through_json_keeps_dedupe_memory() -> None:
     st.add_segment(Segment("s1", "customer", 0, 1, "我要退保", "zh"))
     st.add_emotion(_emo(1, 0.9, "angry"))
     st.add_alert({"alert_id": "R:s1"})
-    st.compliance["done"] = ["HELLO"]
+    st.compliance.done = ["HELLO"]
     back = CallState.from_dict(json.loads(json.dumps(st.to_dict())))
     assert back == st
     assert back.add_segment(Segment("s1", "customer", 0, 1, "我要退保")) is False
@@ -73,3 +74,24 @@ def test_dedup_memory_is_bounded_and_still_catches_recent_duplicates(monkeypatch
     st = CallState.from_dict(json.loads(json.dumps(st.to_dict())))
     assert st.add_segment(Segment("s49", "agent", 49, 50.0, "x")) is False
     assert list(st.seen_segments)[0] == "s40"  # the oldest are forgotten first
+
+
+def test_reads_the_table_format_the_untyped_state_wrote() -> None:
+    """A worker upgraded mid-call reads the dict an older one stored (same keys, plain dicts)."""
+    old = {
+        "call_id": "c", "segments": [{"segment_id": "s1", "channel": "agent", "start": 0.0, "end": 1.0,
+                                      "text": "hi", "language": "en"}],
+        "seen_segments": ["s1"], "seen_windows": [],
+        "compliance": {"satisfied": {"HELLO": 0.5}, "done": ["HELLO"], "fired": {"AG_X": 2}},
+        "strategy": {"fired": ["calm"], "suppressed": ["cancel"], "cue_at": 3.0, "cue_text": "投诉"},
+        "valence": {"cues": [{"at": 3.0, "term": "投诉", "category": "complaint", "weight": 0.6}]},
+        "partials": {"s2": {"stable": "保本", "channel": "agent", "alerts": ["AG_X:s2"]}},
+        "v": 1,
+    }
+    st = CallState.from_dict(old)
+    assert st.compliance.fired == {"AG_X": 2} and st.strategy.cue_text == "投诉"
+    assert st.valence.cues[0].term == "投诉" and st.partials["s2"].alerts == ["AG_X:s2"]
+    assert st.to_dict() == {**CallState("c").to_dict(), **old}
+    # an empty engine memory (a call stored before the engine first ran) is fine too
+    fresh = CallState.from_dict({"call_id": "c", "compliance": {}, "strategy": {}, "valence": {}})
+    assert fresh == CallState("c")

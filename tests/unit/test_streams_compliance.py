@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.assist.callstate import CallState, Segment, Word
+from streams.assist.callstate import CallState
 from streams.compliance.engine import ComplianceEngine
 from streams.compliance.rules import parse_rules
+from streams.matching.segment import Segment, Word
 
 pytestmark = pytest.mark.unit
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, Segment
+from streams.assist.callstate import CallState
 from streams.assist.check import evaluate_dir
 from streams.compliance.engine import ComplianceEngine
 from streams.compliance.rules import load_rules
 from streams.compliance.source import DEFAULT_RULES
 from streams.matching.meaning import negated_before, same_meaning
+from streams.matching.segment import Segment
 from streams.matching.text import normalize
 
 pytestmark = pytest.mark.unit

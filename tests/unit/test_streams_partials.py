@@ -6,7 +6,8 @@ import pytest
 
 from streams.assist import risk
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, Segment, Word
+from streams.assist.callstate import CallState
+from streams.matching.segment import Segment, Word
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +57,7 @@ def test_final_that_confirms_keeps_the_alert_id_and_sends_no_second_alert(assist
     assert upd["alert_id"] == a["alert_id"] and upd["provisional"] is False and not upd.get("retracted")
     assert upd["source_produced_at"] == 2000.0  # latency is counted from the first warning
     assert [x["alert_id"] for x in st.alerts] == [a["alert_id"]] and st.partials == {}
-    assert st.compliance["fired"]["AG_GUARANTEED_RETURN"] == 1
+    assert st.compliance.fired["AG_GUARANTEED_RETURN"] == 1
     assert risk.score_call(st).score > 0
 
 
@@ -69,7 +70,7 @@ def test_final_without_the_phrase_retracts_it_for_panel_and_qa(assistant: Assist
     summary = assistant.summary(st)
     [qa] = summary["alerts"]
     assert qa["retracted"] is True
-    assert summary["risk_score"] == 0 and st.compliance["fired"]["AG_GUARANTEED_RETURN"] == 0
+    assert summary["risk_score"] == 0 and st.compliance.fired["AG_GUARANTEED_RETURN"] == 0
 
 
 def test_unrelated_final_alerts_are_new_and_not_provisional(assistant: Assistant) -> None:
@@ -83,7 +84,7 @@ def test_required_phrase_counts_once_stable(assistant: Assistant) -> None:
     st = CallState("p5")
     text = "Hello, this call is recorded for quality and training"
     assistant.on_partial(st, *partial("p5:agent:1000", text, text, t=1.0))
-    assert "RQ_RECORDING_DISCLOSURE" in st.compliance["satisfied"]
+    assert "RQ_RECORDING_DISCLOSURE" in st.compliance.satisfied
     # no final yet, and the deadline passes: no missing-disclosure alert
     out = assistant.on_segment(st, final("p5:agent:70000", "Anything else?", t=70.0))
     assert "RQ_RECORDING_DISCLOSURE" not in [a["rule_id"] for a in out.alerts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.assist.callstate import CallState
+from streams.assist.callstate import CallState, EmotionMark
 from streams.assist.risk import level_of, score_call
 
 pytestmark = pytest.mark.unit
@@ -44,7 +44,7 @@ def test_repeats_of_one_rule_count_less_and_are_summarised() -> None:
 
 def test_angry_customer_adds_risk_with_reasons() -> None:
     st = CallState("c")
-    st.emotion = [{"channel": "customer", "at": t, "state": s, "arousal": a, "trend": "steady"}
+    st.emotion = [EmotionMark("customer", t, s, a)
                   for t, s, a in ((2, "neutral", 0.2), (4, "angry", 0.9), (6, "angry", 0.8))]
     r = score_call(st)
     assert r.score > 30 and any("67%" in x for x in r.reasons) and any("at the end" in x for x in r.reasons)
@@ -53,3 +53,54 @@ def test_angry_customer_adds_risk_with_reasons() -> None:
 @pytest.mark.parametrize(("score", "level"), [(0, "low"), (19.9, "low"), (20, "medium"), (50, "high"), (90, "critical")])
 def test_levels(score: float, level: str) -> None:
     assert level_of(score) == level
+
+
+def test_reasons_are_data_with_the_same_sentences() -> None:
+    st = _state(_alert("A", "high", 12.0), _alert("A", "high", 20.0), _alert("A", "high", 30.0),
+                {**_alert("B", "low", 5.0), "status": "check"},
+                _alert("MISS", "medium", 0.0, kind="required_missing"))
+    st.emotion = [EmotionMark("customer", t, s, a)
+                  for t, s, a in ((2, "neutral", 0.2), (4, "angry", 0.9), (6, "angry", 0.8))]
+    st.strategy.cue_at, st.strategy.cue_text = 7.5, "投诉"
+    r = score_call(st)
+    assert r.reasons == [f.text for f in r.findings]
+    by = {(f.code, f.rule_id): f for f in r.findings}
+    a = by[("alert", "A")]
+    assert (a.severity, a.channel, a.status, a.at, a.evidence) == ("high", "agent", "violation", 12.0, "said this")
+    assert a.text == "high A (agent) at 12s: \u201csaid this\u201d"
+    assert by[("alert", "B")].status == "check" and "(check)" in by[("alert", "B")].text
+    missing = by[("alert", "MISS")]
+    assert (missing.at, missing.evidence, missing.text) == (-1.0, "", "medium MISS (agent)")
+    rep = by[("repeated", "A")]
+    assert (rep.value, rep.text, rep.severity) == (3.0, "A fired 3 times", "high")
+    share = by[("agitated_share", "")]
+    assert share.value == pytest.approx(2 / 3, abs=1e-3) and share.channel == "customer"
+    assert by[("agitated_end", "")].at == 6.0
+    assert (by[("arousal_peak", "")].value, by[("arousal_peak", "")].at) == (0.9, 4.0)
+    cue = by[("said_cue", "")]
+    assert (cue.at, cue.evidence, cue.text) == (7.5, "投诉", "customer said \u201c投诉\u201d")
+
+
+def test_risk_reasons_travel_in_the_call_summary_record() -> None:
+    import json
+
+    from streams.assist.assistant import Assistant
+    from streams.contract.codec import decode
+    from streams.contract.records import CallSummary
+    from streams.worker.agents import summary_record
+
+    st = _state(_alert("MISS", "medium", 0.0, kind="required_missing"), _alert("A", "high", 3.0))
+    st.alerts = [dict(a, message="m", call_id="c") for a in st.alerts]
+    st.strategy.cue_at, st.strategy.cue_text = 2.0, "投诉"
+    summary = Assistant.summary(None, st)  # type: ignore[arg-type]  (uses no attribute of self)
+    fields = list(summary["risk_reasons"][0])
+    built = summary_record(summary)  # what the worker sends
+    assert [{k: getattr(r, k) for k in fields} for r in built.risk_reasons] == summary["risk_reasons"]
+    back = decode(CallSummary, json.loads(json.dumps(summary)))  # the strict wire check
+    assert [{k: getattr(r, k) for k in fields} for r in back.risk_reasons] == summary["risk_reasons"]
+    assert back.reasons == [r.text for r in back.risk_reasons]
+    assert {r.code for r in back.risk_reasons} == {"alert", "said_cue"}
+    assert min(r.at for r in back.risk_reasons) == -1.0  # "no time" survives the strict decode
+    # an older summary without the field still decodes
+    old = {k: v for k, v in summary.items() if k != "risk_reasons"}
+    assert decode(CallSummary, json.loads(json.dumps(old))).risk_reasons == []

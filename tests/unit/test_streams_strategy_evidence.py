@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.assist.assistant import Assistant
-from streams.assist.callstate import CallState, EmotionPoint, Segment
+from streams.assist.callstate import CallState, EmotionPoint
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 

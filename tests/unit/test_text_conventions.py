@@ -86,3 +86,41 @@ def test_opencc_is_not_loaded_at_import():
     code = "import sys, streams.matching.text, models.whisper.text; print('opencc' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_one_definition_of_han_characters():
+    """streams.matching.text is the one is_cjk; models/ (which imports nothing of ours) keeps an equal copy."""
+    import re
+    from pathlib import Path
+
+    from models.whisper import text as whisper_text
+    from streams.matching.text import CJK_CLASS, cjk_share, has_cjk, is_cjk
+
+    assert whisper_text._CJK == CJK_CLASS
+    assert all(is_cjk(c) for c in "保險\u3400\uf900") and not any(is_cjk(c) for c in "a1，。")
+    assert has_cjk("call 退保") and not has_cjk("call back") and cjk_share("ab退保") == 0.5
+    # nobody else spells the ranges out (the escapes of the main block's ends)
+    root = Path(__file__).resolve().parents[2]
+    own = {root / "streams/matching/text.py", root / "models/whisper/text.py"}
+    needle = re.compile(r"\\u4e00|\\u9fff")
+    offenders = [str(p.relative_to(root)) for d in ("streams", "pipeline", "assist_ui", "models")
+                 for p in (root / d).rglob("*.py") if p not in own and needle.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_one_bilingual_text_model_for_rules_kb_and_strategies():
+    from pydantic import ValidationError
+
+    from streams.compliance.rules import Rule
+    from streams.kb.model import Entry
+    from streams.kb.strategies import StrategyDef
+    from streams.matching.bilingual import LangList, LangText
+
+    assert Rule.model_fields["message"].annotation is LangText and Rule.model_fields["phrases"].annotation is LangList
+    assert Entry.model_fields["answer"].annotation is LangText and Entry.model_fields["questions"].annotation is LangList
+    assert StrategyDef.model_fields["text"].annotation is LangText
+    t = LangText(zh="您好", en="Hello")
+    assert (t.pick("zh-CN"), t.pick("en"), LangText(en="Hi").pick("zh")) == ("您好", "Hello", "Hi")
+    assert LangList(zh=["退保", " "], en=["cancel"]).all() == ["退保", "cancel"]
+    with pytest.raises(ValidationError):
+        LangText.model_validate({"zn": "typo"})

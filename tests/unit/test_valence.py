@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from streams.assist.callstate import EmotionMark
 from streams.assist.customer_state import fuse, note_cues
+from streams.assist.memory import ValenceMemory
 from streams.assist.valence import DEFAULT_LEXICON, lexicon_source, load_lexicon
 from streams.matching.versioned import FileFormatError
 
@@ -71,10 +73,10 @@ def test_edits_reload_and_a_broken_edit_keeps_the_old_version(tmp_path: Path) ->
 
 
 def test_fusion_names_its_reasons() -> None:
-    valence: dict = {}
+    valence = ValenceMemory()
     assert fuse(None, valence, 10.0) == {"customer_state": "neutral", "valence": 0.0, "reasons": []}
     note_cues(valence, 12.0, [("投诉", "complaint", 0.6), ("12378", "threat", 1.0)])
-    raised = {"state": "neutral", "arousal": 0.8}
+    raised = EmotionMark("customer", 0.0, "neutral", 0.8)
     out = fuse(raised, valence, 13.0)
     assert out["customer_state"] == "agitated"
     assert out["reasons"] == ["voice raised", "words: 投诉, 12378"]
@@ -82,14 +84,14 @@ def test_fusion_names_its_reasons() -> None:
 
 
 def test_words_alone_make_upset_and_are_forgotten_after_a_minute() -> None:
-    valence: dict = {}
+    valence = ValenceMemory()
     note_cues(valence, 5.0, [("cancel", "complaint", 0.6)])
-    calm = {"state": "neutral", "arousal": 0.2}
+    calm = EmotionMark("customer", 0.0, "neutral", 0.2)
     assert fuse(calm, valence, 6.0)["customer_state"] == "upset"
     assert fuse(calm, valence, 70.0) == {"customer_state": "neutral", "valence": 0.0, "reasons": []}
 
 
 def test_voice_alone_never_claims_more_than_it_carries() -> None:
-    assert fuse({"state": "neutral", "arousal": 0.9}, {}, 1.0)["customer_state"] == "raised"
-    assert fuse({"state": "agitated", "arousal": 0.3}, {}, 1.0)["customer_state"] == "raised"
-    assert fuse({"state": "agitated", "arousal": 0.8}, {}, 1.0)["customer_state"] == "agitated"
+    assert fuse(EmotionMark("customer", 0.0, "neutral", 0.9), ValenceMemory(), 1.0)["customer_state"] == "raised"
+    assert fuse(EmotionMark("customer", 0.0, "agitated", 0.3), ValenceMemory(), 1.0)["customer_state"] == "raised"
+    assert fuse(EmotionMark("customer", 0.0, "agitated", 0.8), ValenceMemory(), 1.0)["customer_state"] == "agitated"
