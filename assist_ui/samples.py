@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from streams.contract.records import (
     Alert,
@@ -19,6 +19,7 @@ from streams.contract.records import (
     Suggestion,
     TranscriptSegment,
 )
+from streams.contract.vocab import Channel, Severity
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,10 @@ def _segments(call_id: str, turns: list[tuple[str, float, float, str]], language
         for rev, partial in enumerate((text[:half], text[: max(half, len(text) - 3)])):
             at = start + (end - start) * (rev + 1) / 3
             steps.append(Step(at, "transcripts", TranscriptSegment(
-                call_id=call_id, channel=channel, segment_id=seg_id, is_final=False, start=start, end=start + (at - start),
+                call_id=call_id, channel=cast(Channel, channel), segment_id=seg_id, is_final=False, start=start, end=start + (at - start),
                 text=partial, language=language, revision=rev, produced_at=t0 + at, audio_end_at=t0 + at)))
         steps.append(Step(end + 0.3, "transcripts", TranscriptSegment(
-            call_id=call_id, channel=channel, segment_id=seg_id, is_final=True, start=start, end=end, text=text,
+            call_id=call_id, channel=cast(Channel, channel), segment_id=seg_id, is_final=True, start=start, end=end, text=text,
             language=language, revision=2, produced_at=t0 + end + 0.3, audio_end_at=t0 + end)))
     return steps
 
@@ -181,7 +182,7 @@ def floor_calls(n: int, t0: float | None = None, prefix: str = "floor") -> list[
         if severity:
             steps.append(Step(0.3, "alerts", Alert(
                 call_id=call_id, alert_id=f"floor.rule:{call_id}", rule_id="floor.rule", rule_kind="forbidden",
-                severity=severity, channel="agent", message=f"{severity} alert on {call_id}", evidence="",
+                severity=cast(Severity, severity), channel="agent", message=f"{severity} alert on {call_id}", evidence="",
                 evidence_start=1.0, evidence_end=4.0, segment_id=f"{call_id}:customer:0", rules_version="r1",
                 produced_at=t0, source_produced_at=t0)))
     return steps

@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import soundfile as sf
@@ -34,6 +35,7 @@ from models.emotion import features as F  # noqa: E402
 from models.emotion.model import EmotionModel  # noqa: E402
 from pipeline.emotion.engine import EmotionEngine  # noqa: E402
 from streams.contract.audio import AudioFrame  # noqa: E402
+from streams.contract.vocab import Channel  # noqa: E402
 from streams.platform.audio_codec import pcm16_to_mulaw  # noqa: E402
 
 CALLS = REPO.parent / "shared" / "data" / "calls"
@@ -54,7 +56,7 @@ def _frames(call_id: str, channels: dict[str, np.ndarray], sr: int, frame_s: flo
     for ch, y in channels.items():
         pcm = (np.clip(y, -1, 1) * 32767).astype(np.int16)
         frames += [
-            AudioFrame(call_id, ch, k, i / sr, "mulaw", sr, pcm16_to_mulaw(pcm[i : i + n]), captured_at=time.time())
+            AudioFrame(call_id, cast(Channel, ch), k, i / sr, "mulaw", sr, pcm16_to_mulaw(pcm[i : i + n]), captured_at=time.time())
             for k, i in enumerate(range(0, pcm.size, n))
         ]
     return sorted(frames, key=lambda f: (f.start, f.channel))

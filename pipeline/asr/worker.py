@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -40,6 +40,7 @@ from pipeline.asr.worker_checkpoints import WorkerCheckpoints
 from streams.contract.audio import AudioFrame
 from streams.contract.codec import RecordDecodeError, decode
 from streams.contract.records import CallEvent, TranscriptSegment, Word
+from streams.contract.vocab import Channel
 from streams.platform.audio_codec import decode_payload
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
 from streams.platform.lag import ConsumerLag
@@ -300,7 +301,7 @@ class AsrWorker:
             audio_end_at = self.ledger.captured_at(seg.call_id, seg.channel, seg.end)
             rec = TranscriptSegment(
                 call_id=seg.call_id,
-                channel=seg.channel,
+                channel=cast(Channel, seg.channel),  # the frame's channel, checked on decode
                 segment_id=seg.segment_id,
                 is_final=seg.is_final,
                 start=seg.start,

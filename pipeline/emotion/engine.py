@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from pipeline.emotion.tracker import AgentHints, HintConfig, StateConfig, StateT
 from pipeline.emotion.turns import CallTurns, TurnConfig
 from streams.contract.audio import AudioFrame
 from streams.contract.records import EmotionReading
+from streams.contract.vocab import Channel
 from streams.platform.audio_codec import StreamResampler, decode_payload
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,7 @@ class EmotionEngine:
         self.stats.readings += 1
         return EmotionReading(
             call_id=call_id,
-            channel=channel,
+            channel=cast(Channel, channel),  # the frame's channel, checked on decode
             window_id=f"{call_id}:{channel}:{w.index}",
             start=round(w.start, 3),
             end=round(w.end, 3),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from models.emotion.training.evaluation import speaker_normalised
 from pipeline.emotion.engine import EmotionEngine, EngineConfig
 from streams.contract.audio import AudioFrame
 from streams.contract.records import EmotionReading
+from streams.contract.vocab import Channel
 from streams.platform.audio_codec import float_to_pcm16_bytes
 
 FRAME_S = 0.2  # the ingest default frame duration
@@ -51,7 +52,7 @@ def read_channels(path: Path, mono_channel: str) -> tuple[dict[str, np.ndarray],
 def frames_of(call_id: str, channel: str, y: np.ndarray, sr: int) -> Iterator[AudioFrame]:
     n = int(round(FRAME_S * sr))
     for seq, i in enumerate(range(0, y.size, n)):
-        yield AudioFrame(call_id, channel, seq, i / sr, "pcm16le", sr, float_to_pcm16_bytes(y[i : i + n]))
+        yield AudioFrame(call_id, cast(Channel, channel), seq, i / sr, "pcm16le", sr, float_to_pcm16_bytes(y[i : i + n]))
 
 
 def score_file(

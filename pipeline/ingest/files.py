@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -172,7 +172,7 @@ class CallAudio:
         self.channels: tuple[str, ...] = ("agent", "customer")
         self.duration = max(s.frames / s.sample_rate for s in self.sources)
 
-    def chunks(self, chunk_ms: int = 100) -> Iterator[dict[str, bytes]]:
+    def chunks(self, chunk_ms: int = 100) -> Generator[dict[str, bytes], None, None]:
         """Yield successive chunks of ``chunk_ms`` audio per channel until every channel ends."""
         for src in self.sources:
             src.open()

@@ -10,8 +10,10 @@ frames.  ``start`` is the call time of a frame's first sample, derived from the 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from streams.contract.audio import AudioFrame
+from streams.contract.vocab import Channel, Encoding
 
 BYTES_PER_SAMPLE = {"pcm16le": 2, "mulaw": 1}
 #: one byte of digital silence per encoding (µ-law 0xFF is +0)
@@ -91,10 +93,10 @@ class Framer:
     def _emit(self, name: str, ch: _Channel, payload: bytes, now: float) -> AudioFrame:
         frame = AudioFrame(
             call_id=self.call_id,
-            channel=name,
+            channel=cast(Channel, name),  # one of the framer's two channels
             seq=ch.seq,
             start=ch.emitted_samples / self.sample_rate,
-            encoding=self.encoding,
+            encoding=cast(Encoding, self.encoding),  # checked by the session
             sample_rate=self.sample_rate,
             payload=payload,
             captured_at=now,

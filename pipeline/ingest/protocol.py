@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pipeline.ingest.admission import CallRegistry, token_ok
 from pipeline.ingest.call_state import StateChange, parse_context, parse_state, twilio_context
@@ -42,6 +42,7 @@ from pipeline.ingest.messages import (
 )
 from pipeline.ingest.outputs import AudioIn, Close, GapFill, Output, Reply
 from streams.contract.records import CallEvent
+from streams.contract.vocab import Encoding
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +342,7 @@ class IngestSession:
             customer_id=meta.customer_id,
             queue=meta.queue,
             language=meta.language,
-            encoding=fmt.encoding,
+            encoding=cast(Encoding, fmt.encoding),
             sample_rate=fmt.sample_rate,
             source=self.request.source,
             reason=reason,

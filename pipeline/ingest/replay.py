@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,7 +61,7 @@ class ReplayResult:
 
 async def paced(
     audio: CallAudio, chunk_ms: int, speed: float, late: list[float]
-) -> AsyncIterator[dict[str, bytes]]:
+) -> AsyncGenerator[dict[str, bytes], None]:
     """Yield audio chunks on a real-time schedule; appends the worst lateness to ``late``.
 
     Reading, decoding and resampling a block is file and CPU work, so it runs in one reader

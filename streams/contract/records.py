@@ -25,7 +25,11 @@ T = TypeVar("T")
 
 
 class Record:
-    """Base of every JSON record: strict bytes out, a shallow dict of its fields."""
+    """Base of every JSON record: strict bytes out, a shallow dict of its fields.
+
+    Each record is ``@dataclass(frozen=True, slots=True, kw_only=True)``: immutable (a record in
+    flight cannot be changed under a consumer), and keyword-only, so fields can be added in any
+    order without breaking a caller."""
 
     __slots__ = ()
 
@@ -40,15 +44,10 @@ class Record:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
-def _record(cls: type[T]) -> type[T]:
-    # keyword-only: fields can be added in any order without breaking a caller
-    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
-
-
 # ---------------------------------------------------------------------------
 # calls.events
 # ---------------------------------------------------------------------------
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallEvent(Record):
     """A call started or ended (topic ``calls.events``)."""
 
@@ -73,7 +72,7 @@ class CallEvent(Record):
 # ---------------------------------------------------------------------------
 # calls.transcripts
 # ---------------------------------------------------------------------------
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Word(Record):
     start: float
     end: float
@@ -81,7 +80,7 @@ class Word(Record):
     probability: float = 0.0
 
 
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TranscriptSegment(Record):
     """Partial or final text for one utterance of one channel (topic ``calls.transcripts``).
 
@@ -109,7 +108,7 @@ class TranscriptSegment(Record):
 # ---------------------------------------------------------------------------
 # calls.emotion  and  assist.emotion
 # ---------------------------------------------------------------------------
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EmotionReading(Record):
     """One analysis window of one channel (topic ``calls.emotion``)."""
 
@@ -130,7 +129,7 @@ class EmotionReading(Record):
     v: int = SCHEMA_VERSION
 
 
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EmotionState(Record):
     """Per-call emotion state for the panels (topic ``assist.emotion``)."""
 
@@ -153,7 +152,7 @@ class EmotionState(Record):
 # ---------------------------------------------------------------------------
 # assist.suggestions  and  assist.alerts
 # ---------------------------------------------------------------------------
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suggestion(Record):
     """A suggested reply (knowledge base) or response strategy (topic ``assist.suggestions``)."""
 
@@ -178,7 +177,7 @@ class Suggestion(Record):
     v: int = SCHEMA_VERSION
 
 
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(Record):
     """A compliance alert (topic ``assist.alerts``)."""
 
@@ -212,7 +211,7 @@ class Alert(Record):
 # ---------------------------------------------------------------------------
 # qa.calls
 # ---------------------------------------------------------------------------
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RiskReason(Record):
     """One finding behind a call's risk score, as data (``CallSummary.risk_reasons``).
 
@@ -231,7 +230,7 @@ class RiskReason(Record):
     v: int = SCHEMA_VERSION
 
 
-@_record
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallSummary(Record):
     """A finished call, scored for QA (topic ``qa.calls``). Idempotent by ``call_id``."""
 

@@ -34,7 +34,7 @@ CALL_STATE_KINDS = ("hold", "resume", "mute", "unmute", "transfer")
 CALL_CONTEXT_KEYS = ("customer_name", "customer_tier", "account_ref", "policy_ref", "ivr_intent")
 CALL_CONTEXT_MAX_VALUE = 120
 
-_RANK = {name: i + 1 for i, name in enumerate(SEVERITIES)}
+_RANK: dict[str, int] = {name: i + 1 for i, name in enumerate(SEVERITIES)}
 
 
 def severity_rank(severity: str) -> int:

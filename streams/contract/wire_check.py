@@ -82,8 +82,13 @@ def is_record_type(typ: Any) -> bool:
     return isinstance(typ, type) and dataclasses.is_dataclass(typ)
 
 
-@functools.cache
 def record_fields(typ: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """(field name -> resolved type, names that have a default) of a record dataclass (cached)."""
+    return _record_fields(typ)
+
+
+@functools.cache
+def _record_fields(typ: type) -> tuple[dict[str, Any], frozenset[str]]:
     hints = typing.get_type_hints(typ)
     fields = [f for f in dataclasses.fields(typ) if f.init]
     defaults = frozenset(f.name for f in fields

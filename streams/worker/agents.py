@@ -159,7 +159,7 @@ class StreamsWorker:
         try:
             if cls is None:
                 raise RecordDecodeError(f"record from unexpected topic {topic!r}")
-            rec = decode(cls, value)
+            rec: Any = decode(cls, value)
             if not rec.call_id:
                 raise RecordDecodeError(f"{cls.__name__}: empty call_id")
         except RecordDecodeError as exc:
