@@ -23,7 +23,8 @@ from typing import Any
 
 from streams.assist.assistant import Assistant
 from streams.assist.callstate import CallState, EmotionPoint
-from streams.matching.segment import Segment, Word
+from streams.contract.records import Word
+from streams.matching.segment import Segment
 
 CHANNELS = ("agent", "customer")
 
@@ -73,7 +74,7 @@ def parse_line(obj: Any, n: int) -> Item | None:
         for w in obj.get("words") or []:
             wtext = w.get("text", w.get("word")) if isinstance(w, dict) else None
             if isinstance(wtext, str):  # word timings are optional: odd ones are ignored
-                words.append(Word(_num(w, "start"), _num(w, "end"), wtext))
+                words.append(Word(start=_num(w, "start"), end=_num(w, "end"), text=wtext))
         seg = Segment(
             segment_id=str(obj.get("segment_id") or f"seg-{n}"),
             channel=_channel(obj),

@@ -20,8 +20,9 @@ from typing import Any
 
 from streams.assist.memory import OpenPartial
 from streams.compliance.engine import ComplianceEngine
+from streams.contract.records import Word
 from streams.matching.phrases import overlaps
-from streams.matching.segment import Segment, Word
+from streams.matching.segment import Segment
 from streams.matching.text import NormText
 
 MAX_OPEN_PARTIALS = 64  # utterances with provisional state; an open one per channel is the norm

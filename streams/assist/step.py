@@ -12,7 +12,7 @@ from typing import Any
 
 from streams.assist.assistant import Assistant, Outputs
 from streams.assist.callstate import CallState, EmotionPoint
-from streams.matching.segment import Segment, Word
+from streams.matching.segment import Segment
 
 META_FIELDS = ("agent_id", "customer_id", "queue", "language")
 
@@ -25,7 +25,7 @@ def apply_record(assistant: Assistant, kind: str, rec: Any,
     state = CallState.from_dict(stored) if stored else CallState(rec.call_id)
     if kind == "transcripts":
         seg = Segment(rec.segment_id, rec.channel, rec.start, rec.end, rec.text, rec.language,
-                      [Word(w.start, w.end, w.text) for w in rec.words], rec.produced_at)
+                      list(rec.words), rec.produced_at)
         if rec.is_final:
             changed = seg.segment_id not in state.seen_segments  # a new segment is always recorded
             outs = assistant.on_segment(state, seg)

@@ -1,7 +1,8 @@
 """One final transcript segment with its word timings: the text unit the matchers read.
 
-The pure twin of ``streams.contract.records.TranscriptSegment`` that the compliance engine,
-the knowledge base and the assistant share; it lives in the text layer so that neither
+The final-text view of ``streams.contract.records.TranscriptSegment`` (no partial-only fields:
+revision, stable_len, timing stamps) that the compliance engine, the knowledge base and the
+assistant share, with the wire's own ``Word``; it lives in the text layer so that neither
 compliance nor the assistant owns it.
 """
 
@@ -10,12 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(slots=True)
-class Word:
-    start: float
-    end: float
-    text: str
+from streams.contract.records import Word  # the wire's word: one word type from ASR output to the matchers
 
 
 @dataclass(slots=True)

@@ -7,7 +7,8 @@ import pytest
 from streams.assist.callstate import CallState
 from streams.compliance.engine import ComplianceEngine
 from streams.compliance.rules import parse_rules
-from streams.matching.segment import Segment, Word
+from streams.contract.records import Word
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +51,8 @@ def feed(engine: ComplianceEngine, state: CallState, s: Segment) -> list:
 
 def test_forbidden_phrase_alert_carries_span_times_and_versions(engine: ComplianceEngine) -> None:
     st = CallState("c")
-    words = [Word(2.0, 2.4, " hello"), Word(2.4, 3.0, " guaranteed"), Word(3.0, 3.5, " returns!")]
+    words = [Word(start=2.0, end=2.4, text=" hello"), Word(start=2.4, end=3.0, text=" guaranteed"),
+             Word(start=3.0, end=3.5, text=" returns!")]
     [a] = feed(engine, st, seg(1, "agent", 2.0, 3.5, "hello guaranteed returns!", words))
     assert (a.rule_id, a.severity, a.rule_kind, a.alert_id) == ("GUAR", "critical", "forbidden", "GUAR:s1")
     assert a.evidence == "guaranteed returns" and (a.evidence_start, a.evidence_end) == (2.4, 3.5)

@@ -7,7 +7,8 @@ import pytest
 from streams.assist import risk
 from streams.assist.assistant import Assistant
 from streams.assist.callstate import CallState
-from streams.matching.segment import Segment, Word
+from streams.contract.records import Word
+from streams.matching.segment import Segment
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +26,7 @@ def partial(seg_id: str, text: str, stable: str, *, channel: str = "agent", t: f
     words, pos = [], 0
     for i, w in enumerate(text.split(" ")):
         piece = (" " if i else "") + w
-        words.append(Word(t + pos * 0.05, t + (pos + len(piece)) * 0.05, piece))
+        words.append(Word(start=t + pos * 0.05, end=t + (pos + len(piece)) * 0.05, text=piece))
         pos += len(piece)
     return Segment(seg_id, channel, t, t + len(text) * 0.05, text, "en", words, produced), len(stable)
 
