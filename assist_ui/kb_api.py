@@ -7,7 +7,7 @@ HTTP API (same bearer-token auth as the rest of ``/api``)::
                                                     whoever may see the call: stored in the QA store
     GET  /api/kb/report                             QA and supervisors: suggestions by hit rate and feedback
 
-The KB is loaded exactly as the streams worker loads it (``streams.assist.assistant.kb_source`` on
+The KB is loaded exactly as the streams worker loads it (``streams.kb.source.kb_source`` on
 ``CALLASSIST_STREAMS_KB_PATH``) and reloaded when the file changes.  Loading, reloading and
 scoring are CPU work, so they run in a worker thread, never on the event loop.
 """
