@@ -31,6 +31,7 @@ import logging
 import mimetypes
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from assist_ui.fanout import Hub, dumps
 from assist_ui.kb_api import KbApi, KbApiError
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
-from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Tickets, parse_range
+from assist_ui.playback import PlaybackAudio, RangeNotSatisfiable, Span, Tickets, parse_range
 from assist_ui.redact import redact_obj
 from assist_ui.scorecard import Form, export_csv, fill, load_form
 from assist_ui.store import FilterError, QaStore, ReviewError, parse_filter
@@ -86,6 +87,15 @@ def json_response(status: int, obj: Any) -> HttpResponse:
     return HttpResponse(status, body, "application/json; charset=utf-8", {"Cache-Control": "no-store"})
 
 
+_MAX_TICKET_SPANS = 1000  # tickets whose spans this replica remembers (the rest ask the store again)
+
+
+def _audio_spans(call: Mapping[str, Any]) -> tuple[Span, ...]:
+    """(channel, start, end) of every span where redacted PII was spoken (hidden by a tone)."""
+    return tuple((str(r.get("channel", "")), float(r["start"]), float(r["end"]))
+                 for r in call.get("audio_redactions") or [])
+
+
 def _error(status: int, message: str) -> HttpResponse:
     return json_response(status, {"error": message})
 
@@ -102,10 +112,13 @@ class HttpApi:
         static_dir: Path = STATIC_DIR,
         playback: PlaybackAudio | None = None,
         scorecard_form: Form | None = None,
+        playback_secret: str = "",
     ) -> None:
         self.playback = playback
         self.form = scorecard_form or load_form()
-        self.tickets = Tickets()
+        self.tickets = Tickets(playback_secret or None)
+        # ticket -> the PII spans to hide (a player sends many range requests per ticket)
+        self._ticket_spans: OrderedDict[str, tuple[Span, ...]] = OrderedDict()
         self.users = users
         self.store = store
         self.state = state
@@ -296,10 +309,7 @@ class HttpApi:
             return _error(404, "no such call")  # no transcript: the PII spans to hide are unknown
         if not await asyncio.to_thread(self.playback.exists, call_id):
             return _error(404, "no recording of this call")
-        spans = tuple(
-            (str(r.get("channel", "")), float(r["start"]), float(r["end"]))
-            for r in found["call"].get("audio_redactions") or []
-        )
+        spans = _audio_spans(found["call"])
         at = time.time()
         try:  # the audit comes first: no playback the trail lacks
             await self.store.put_playback({"playback_id": uuid.uuid4().hex, "call_id": call_id, "user_id": user.id,
@@ -308,15 +318,28 @@ class HttpApi:
             log.exception("could not audit a playback")
             self.metrics.error("storage")
             return _error(503, "playback not audited")
-        ticket = self.tickets.issue(call_id, user.id, spans)
+        ticket = self.tickets.issue(call_id, user.id)
+        self._remember_spans(ticket, spans)
         return json_response(200, {"url": f"/recordings/{ticket}", "expires_in": self.tickets.ttl_s,
                                    "redacted_spans": len(spans), "at": at})
 
+    def _remember_spans(self, token: str, spans: tuple[Span, ...]) -> None:
+        self._ticket_spans[token] = spans
+        while len(self._ticket_spans) > _MAX_TICKET_SPANS:
+            self._ticket_spans.popitem(last=False)
+
     async def _recording(self, token: str, headers: Mapping[str, str]) -> HttpResponse:
         ticket = self.tickets.resolve(token)
-        if ticket is None or self.playback is None:
+        if ticket is None or self.playback is None or self.store is None:
             return HttpResponse(404, b"not found\n")
-        data = await self.playback.flac(ticket.call_id, list(ticket.spans))
+        spans = self._ticket_spans.get(token)
+        if spans is None:  # issued by another replica (or before a restart): the spans come from the store
+            found = await self.store.get_call(ticket.call_id)
+            if found is None:
+                return HttpResponse(404, b"not found\n")
+            spans = _audio_spans(found["call"])
+            self._remember_spans(token, spans)
+        data = await self.playback.flac(ticket.call_id, list(spans))
         if data is None:
             return HttpResponse(404, b"not found\n")
         base = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}

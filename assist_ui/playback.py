@@ -3,8 +3,9 @@
 The browser's ``<audio>`` element cannot send the bearer token, and tokens never go in a
 URL, so playback is two steps: ``POST /api/qa/calls/<id>/playback`` (bearer token, QA or
 supervisor role, audited in the QA store *before* anything is returned) hands out a
-short-lived random ticket scoped to that one call, and ``GET /recordings/<ticket>`` serves
-the audio with HTTP Range support (the player seeks with ranges). The played file is a
+short-lived ticket scoped to that one call and signed by the UI (:class:`Tickets`: valid on
+every replica that shares the secret), and ``GET /recordings/<ticket>`` serves the audio with
+HTTP Range support (the player seeks with ranges). The played file is a
 stereo FLAC (left = agent, right = customer) built from the stored channels with the
 spans where redacted PII was spoken (:mod:`assist_ui.audio_redaction`) replaced by a tone; it is built off the
 event loop and cached per (call, recording version, spans).
@@ -13,7 +14,11 @@ event loop and cached per (call, recording version, spans).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import io
+import json
 import re
 import secrets
 import time
@@ -59,33 +64,66 @@ class Ticket:
     call_id: str
     user_id: str
     expires_at: float
-    spans: tuple[Span, ...] = ()
 
 
 class Tickets:
-    """Random, short-lived, one-call playback tickets (in memory: a restart ends them)."""
+    """Short-lived, one-call playback tickets, signed (HMAC-SHA256) rather than remembered.
 
-    def __init__(self, ttl_s: float = 900.0, max_tickets: int = 10000) -> None:
+    The ticket carries its call, user and expiry and the signature of the three, so any UI
+    replica that holds the same ``secret`` accepts it (behind a load balancer the ticket's GET
+    lands on another pod than its POST) and a restart does not end it.  The secret comes from
+    ``CALLASSIST_UI_PLAYBACK_SECRET``; without one each process draws a random secret (one
+    replica only: the demo, a laptop).  A ticket cannot be forged or moved to another call
+    without the secret; one that leaks is good for its call until it expires (15 min).
+    """
+
+    def __init__(self, secret: bytes | str | None = None, ttl_s: float = 900.0) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode()
+        self._key = secret or secrets.token_bytes(32)
         self.ttl_s = ttl_s
-        self.max_tickets = max_tickets
-        self._tickets: OrderedDict[str, Ticket] = OrderedDict()
 
-    def issue(self, call_id: str, user_id: str, spans: tuple[Span, ...] = (), now: float | None = None) -> str:
+    def issue(self, call_id: str, user_id: str, now: float | None = None) -> str:
         now = time.time() if now is None else now
-        while len(self._tickets) >= self.max_tickets:
-            self._tickets.popitem(last=False)
-        token = secrets.token_urlsafe(24)
-        self._tickets[token] = Ticket(call_id, user_id, now + self.ttl_s, spans)
-        return token
+        # a nonce, so two tickets of the same call and second differ (and say nothing about each other)
+        body = json.dumps([call_id, user_id, round(now + self.ttl_s, 3), secrets.token_hex(8)],
+                          separators=(",", ":"), ensure_ascii=False).encode()
+        return f"{_b64(body)}.{_b64(self._sign(body))}"
 
     def resolve(self, token: str, now: float | None = None) -> Ticket | None:
-        ticket = self._tickets.get(token)
-        if ticket is None:
+        """The ticket, or None when it is malformed, forged, for another secret or expired."""
+        body_part, dot, sig_part = token.partition(".")
+        if not dot or len(token) > 2048:
             return None
-        if (time.time() if now is None else now) > ticket.expires_at:
-            del self._tickets[token]
+        try:
+            body, sig = _unb64(body_part), _unb64(sig_part)
+        except ValueError:
             return None
-        return ticket
+        if not hmac.compare_digest(sig, self._sign(body)):
+            return None
+        try:
+            call_id, user_id, expires_at, _nonce = json.loads(body)
+        except (ValueError, TypeError):
+            return None
+        if (time.time() if now is None else now) > float(expires_at):
+            return None
+        return Ticket(str(call_id), str(user_id), float(expires_at))
+
+    def _sign(self, body: bytes) -> bytes:
+        return hmac.new(self._key, b"callassist-playback\0" + body, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not set(text) <= _B64_CHARS:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def tone_over(samples: np.ndarray, rate: int, spans: list[tuple[float, float]], freq: float = 1000.0) -> np.ndarray:

@@ -81,7 +81,8 @@ class UiServer:
                            playback=recording_store(
                                settings.recordings_path(), settings.recordings_backend, settings.recordings_s3_bucket,
                                settings.recordings_s3_prefix, settings.recordings_s3_endpoint_url,
-                               settings.recordings_s3_region))
+                               settings.recordings_s3_region),
+                           playback_secret=settings.ui_playback_secret.get_secret_value())
         self.api.kb = KbApi(settings.streams_kb_path, self.state, self.hub, store)  # KB search, feedback, report
         self.actions = LiveActions(self.state, self.hub, store, users)  # ack, whisper, raise hand
         self._server: Server | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from streams.platform.settings import CommonSettings
 from streams.platform.stream_settings import DATA_DIR as STREAMS_DATA_DIR
@@ -79,6 +79,10 @@ class UiSettings(CommonSettings):
     recordings_s3_prefix: str = Field("recordings/", description="Key prefix inside the bucket.")
     recordings_s3_endpoint_url: str = Field("", description="Endpoint of a non-AWS S3-compatible store.")
     recordings_s3_region: str = Field("", description="Region of the bucket (AWS).")
+    ui_playback_secret: SecretStr = Field(
+        SecretStr(""), description="Key that signs recording playback tickets; every UI replica needs the same one "
+        "(a ticket's GET may reach another replica than its POST). Empty: a random key per process (one replica).",
+    )
     ui_bridge_enabled: bool = Field(True, description="Consume the live topics (false: QA pages only).")
 
     def recordings_path(self) -> Path:

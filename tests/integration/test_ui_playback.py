@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from test_ui_server import TOKENS, http, ui  # noqa: F401  (the `ui` fixture)
+from test_ui_server import ROLES, TOKENS, http, ui  # noqa: F401  (the `ui` fixture)
 
+from assist_ui.app import UiApp
 from assist_ui.samples import sample_call
+from assist_ui.settings import UiSettings
 from streams.platform.recording_spool import SpooledFrame
 from streams.platform.recording_store import RecordingStore
 
@@ -97,3 +99,38 @@ async def test_playback_roles_audit_ranges_and_redaction(ui: Any) -> None:  # no
     spectrum = np.abs(np.fft.rfft(hidden))
     assert abs(np.argmax(spectrum) * RATE / hidden.size - 1000) < 5  # a pure 1 kHz tone, no speech
     assert not np.array_equal(played[a:b, 1], cust[a:b])
+
+
+async def test_a_ticket_from_one_replica_plays_on_another_that_shares_the_secret(make_settings) -> None:
+    """Behind a load balancer the player's GET reaches another UI pod than the POST that issued
+    the ticket: a replica with the same CALLASSIST_UI_PLAYBACK_SECRET plays it (with the PII
+    spans it looks up itself); one with another secret refuses it."""
+    users = json.dumps({"users": [{"id": u, "role": ROLES[u], "token": t} for u, t in TOKENS.items()]})
+    common = {"ui_port": 0, "ui_users_json": users, "ui_bridge_enabled": False, "ui_sink_enabled": False}
+    apps = [UiApp(make_settings(UiSettings, **common, ui_playback_secret=secret))
+            for secret in ("shared-test-secret", "shared-test-secret", "another-secret")]
+    for app in apps:
+        await app.start()
+    try:
+        issuer, peer, stranger = apps
+        call_id = "it-play-replicas"
+        agent, cust = _noise(12, 3), _noise(12, 4)
+        store = RecordingStore(issuer.settings.recordings_path())  # one data dir: the replicas share store and files
+        await asyncio.to_thread(store.write_call, call_id, {
+            "agent": {0: SpooledFrame(0, 0.0, RATE, "pcm16le", agent.tobytes())},
+            "customer": {0: SpooledFrame(0, 0.0, RATE, "pcm16le", cust.tobytes())},
+        })
+        await _stored_call(issuer, call_id)
+        status, body = await asyncio.to_thread(http, issuer, "POST", f"/api/qa/calls/{call_id}/playback",
+                                               TOKENS["qa-1"])
+        assert status == 200
+        status, _h, from_issuer = await asyncio.to_thread(_raw, issuer, body["url"])
+        assert status == 200
+        status, _h, from_peer = await asyncio.to_thread(_raw, peer, body["url"])
+        assert status == 200 and from_peer == from_issuer  # the same redacted audio, tone included
+        assert (await asyncio.to_thread(_raw, stranger, body["url"]))[0] == 404
+        forged = body["url"].replace(call_id, "it-play-other") if call_id in body["url"] else body["url"][:-2] + "AA"
+        assert (await asyncio.to_thread(_raw, peer, forged))[0] == 404
+    finally:
+        for app in apps:
+            await app.stop()

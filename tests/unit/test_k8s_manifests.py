@@ -48,7 +48,7 @@ COPARTITIONED = (("asr", "topic_asr_checkpoints", "topic_audio"),)
 # Secrets the manifests reference, never committed (k8s/README.md says how to create them): name -> keys
 SECRETS = {"callassist-db": {"postgres-password", "database-url"}, "callassist-ingest-tokens": {"tokens"},
            "callassist-ui-users": {"users.json"},
-           "callassist-recordings-s3": {"access-key-id", "secret-access-key"}}
+           "callassist-recordings-s3": {"access-key-id", "secret-access-key"}, "callassist-ui-playback": {"secret"}}
 
 Doc = dict[str, Any]
 

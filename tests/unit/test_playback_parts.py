@@ -27,8 +27,27 @@ def test_tickets_expire_and_are_unguessable() -> None:
     a, b = t.issue("c1", "qa-1", now=100.0), t.issue("c1", "qa-1", now=100.0)
     assert a != b and len(a) >= 32
     ticket = t.resolve(a, now=105.0)
-    assert ticket is not None and ticket.call_id == "c1"
+    assert ticket is not None and (ticket.call_id, ticket.user_id) == ("c1", "qa-1")
     assert t.resolve(a, now=111.0) is None and t.resolve("guess", now=100.0) is None
+
+
+def test_tickets_are_signed_valid_on_every_replica_with_the_secret_and_cannot_be_moved() -> None:
+    import base64
+    import json
+
+    issuer, peer, stranger = Tickets("s3cret", ttl_s=10), Tickets("s3cret", ttl_s=10), Tickets("other", ttl_s=10)
+    token = issuer.issue("c1", "qa-1", now=100.0)
+    assert peer.resolve(token, now=101.0) is not None  # another UI replica, the same secret
+    assert stranger.resolve(token, now=101.0) is None
+    assert Tickets().resolve(token, now=101.0) is None  # no secret: a random one per process
+    body, sig = token.split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    moved = base64.urlsafe_b64encode(json.dumps(["c2", *data[1:]]).encode()).rstrip(b"=").decode()
+    assert peer.resolve(f"{moved}.{sig}", now=101.0) is None  # re-pointed at another call: refused
+    longer = base64.urlsafe_b64encode(json.dumps([data[0], data[1], 10**9, data[3]]).encode()).rstrip(b"=").decode()
+    assert peer.resolve(f"{longer}.{sig}", now=101.0) is None  # expiry pushed out: refused
+    for junk in ("", ".", "a.b", "!!!.###", token + "x", "x" * 5000):
+        assert peer.resolve(junk, now=101.0) is None
 
 
 def test_pii_audio_spans_from_word_timings_mandarin_and_english() -> None:
