@@ -130,7 +130,7 @@ class KbApi:
             return await store.put_feedback({
                 "call_id": call_id, "suggestion_id": suggestion_id, "user_id": user.id, "user_role": user.role,
                 "useful": useful == "true", "kind": s.get("kind", ""), "intent": s.get("intent", ""),
-                "title": s.get("title", ""), "kb_version": s.get("kb_version", ""),
+                "title": s.get("title", ""), "kb_version": s.get("kb_version", ""), "entry_id": s.get("entry_id", ""),
             })
         except Exception as exc:  # the store is down: say so, the button stays unpressed
             log.error("KB feedback on %s not stored: %s", call_id, type(exc).__name__)

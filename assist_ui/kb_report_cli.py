@@ -30,10 +30,13 @@ def _pct(value: float | None) -> str:
 def format_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no suggestions in the QA store yet"
-    head = f"{'kind':<9} {'intent':<28} {'suggested':>9} {'useful':>6} {'not':>5} {'hit rate':>8} {'useful/rated':>12}  title"
+    head = (f"{'kind':<9} {'entry':<28} {'intent':<24} {'suggested':>9} {'useful':>6} {'not':>5} {'hit rate':>8} "
+            f"{'useful/rated':>12}  title")
     lines = [head]
     for r in rows:
-        lines.append(f"{r['kind']:<9} {r['intent'][:28]:<28} {r['suggested']:>9} {r['useful']:>6} {r['not_useful']:>5} "
+        entry = r.get("entry_id") or "-"
+        lines.append(f"{r['kind']:<9} {entry[:28]:<28} {r['intent'][:24]:<24} {r['suggested']:>9} {r['useful']:>6} "
+                     f"{r['not_useful']:>5} "
                      f"{_pct(r['hit_rate']):>8} {_pct(r['useful_share']):>12}  {r['title']}")
     return "\n".join(lines)
 

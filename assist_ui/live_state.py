@@ -32,8 +32,8 @@ _SEGMENT_KEYS = ("segment_id", "channel", "is_final", "start", "end", "text", "l
                  "stable_len")
 _ALERT_KEYS = ("alert_id", "rule_id", "rule_kind", "severity", "channel", "message", "evidence", "evidence_start",
                "evidence_end", "segment_id", "produced_at", "status", "why", "provisional", "retracted")
-_SUGGESTION_KEYS = ("suggestion_id", "kind", "intent", "title", "text", "score", "evidence", "segment_id", "links",
-                    "language", "produced_at", "why", "provisional")
+_SUGGESTION_KEYS = ("suggestion_id", "kind", "intent", "entry_id", "title", "text", "score", "evidence", "segment_id",
+                    "links", "language", "produced_at", "why", "provisional")
 _EMOTION_KEYS = ("channel", "state", "arousal", "trend", "probs", "at", "hints", "produced_at", "customer_state", "reasons")
 _MAX_CURVE = 2000
 _MAX_ITEMS = 500  # alerts / suggestions kept per live call

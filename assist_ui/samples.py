@@ -103,12 +103,14 @@ def sample_call(call_id: str, agent_id: str, language: str = "zh", t0: float | N
             evidence="保证收益", evidence_start=13.5, evidence_end=18.0, segment_id=seg, rules_version="r1",
             produced_at=t0 + 18.2, source_produced_at=t0 + 18.1)))
         steps.append(Step(8.2, "suggestions", Suggestion(
-            call_id=call_id, suggestion_id=f"{call_id}:kb:refund", kind="kb", intent="refund", title="理财产品退款政策",
+            call_id=call_id, suggestion_id=f"{call_id}:kb:refund", kind="kb", intent="refund", entry_id="wealth_refund",
+            title="理财产品退款政策",
             text="您好，理财产品在犹豫期内可全额退款，超过犹豫期将按当日净值赎回，我可以先为您查询产品状态。",
             score=0.82, evidence="我要退款", segment_id=f"{call_id}:customer:1", language="zh", kb_version="kb1",
             produced_at=t0 + 8.2, source_produced_at=t0 + 8.1)))
         steps.append(Step(8.3, "suggestions", Suggestion(
             call_id=call_id, suggestion_id=f"{call_id}:strategy:deescalate", kind="strategy", intent="upset",
+            entry_id="deescalate",
             title="安抚情绪 De-escalate", text="先共情并道歉，复述客户诉求，给出明确的处理时限，不要争辩。",
             score=0.9, evidence="你们太过分了", segment_id=f"{call_id}:customer:1", language="zh",
             produced_at=t0 + 8.3, source_produced_at=t0 + 8.1)))
@@ -117,6 +119,7 @@ def sample_call(call_id: str, agent_id: str, language: str = "zh", t0: float | N
         steps += _emotion(call_id, [0.4, 0.45, 0.42, 0.35, 0.3, 0.25], t0)
         steps.append(Step(7.8, "suggestions", Suggestion(
             call_id=call_id, suggestion_id=f"{call_id}:kb:double-charge", kind="kb", intent="billing_dispute",
+            entry_id="double_charge",
             title="Duplicate charge refund", text="I can see the duplicate charge. I'll refund it now; it takes 3-5 "
             "business days to appear on your statement.", score=0.77, evidence="charged twice",
             segment_id=f"{call_id}:customer:1", language="en", kb_version="kb1", produced_at=t0 + 7.8,

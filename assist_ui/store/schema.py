@@ -143,11 +143,17 @@ def _v5(real: str) -> list[str]:
     return [_KB_FEEDBACK.format(real=real), "CREATE INDEX kb_feedback_intent ON kb_feedback (intent)"]
 
 
+# v6: which KB entry (or strategy) a rated suggestion was: several entries can share an intent,
+# and the report rates each entry.  Rows stored before it keep entry_id '' (reported by intent).
+def _v6(real: str) -> list[str]:
+    return ["ALTER TABLE kb_feedback ADD COLUMN entry_id TEXT NOT NULL DEFAULT ''"]
+
+
 MIGRATIONS: dict[str, list[tuple[int, list[str]]]] = {
     "sqlite": [(1, _v1("REAL")), (2, _v2("REAL")), (3, _v3("REAL")), (4, _v4("REAL")),
-               (5, _v5("REAL"))],
+               (5, _v5("REAL")), (6, _v6("REAL"))],
     "postgres": [(1, _v1("DOUBLE PRECISION")), (2, _v2("DOUBLE PRECISION")), (3, _v3("DOUBLE PRECISION")),
-                 (4, _v4("DOUBLE PRECISION")), (5, _v5("DOUBLE PRECISION"))],
+                 (4, _v4("DOUBLE PRECISION")), (5, _v5("DOUBLE PRECISION")), (6, _v6("DOUBLE PRECISION"))],
 }
 
 OVERRIDE_COLUMNS = ("call_id", "item_id", "score", "auto", "note", "reviewer", "at")
@@ -155,7 +161,7 @@ OVERRIDE_COLUMNS = ("call_id", "item_id", "score", "auto", "note", "reviewer", "
 PLAYBACK_COLUMNS = ("playback_id", "call_id", "user_id", "user_role", "redacted", "at")
 
 FEEDBACK_COLUMNS = ("call_id", "suggestion_id", "user_id", "user_role", "useful", "kind", "intent", "title",
-                    "kb_version", "at")
+                    "kb_version", "at", "entry_id")
 
 ACTION_COLUMNS = ("action_id", "call_id", "kind", "alert_id", "actor", "actor_role", "target", "text", "at")
 
@@ -166,15 +172,18 @@ def latest_version(dialect: str) -> int:
     return MIGRATIONS[dialect][-1][0]
 
 
-# the KB owners' report: how often each intent was suggested in stored calls, and its feedback
+# the KB owners' report: how often each KB entry (or strategy) was suggested in stored calls, and
+# its feedback; suggestions stored before entry ids existed are grouped by their intent
 FEEDBACK_BY_INTENT = (
-    "SELECT kind, intent, max(title) AS title, sum(useful) AS useful, count(*) - sum(useful) AS not_useful "
-    "FROM kb_feedback GROUP BY kind, intent"
+    "SELECT kind, entry_id, intent, max(title) AS title, sum(useful) AS useful, "
+    "count(*) - sum(useful) AS not_useful FROM kb_feedback GROUP BY kind, entry_id, intent"
 )
 SUGGESTED_BY_INTENT = {
-    "sqlite": "SELECT json_extract(s.value, '$.kind') AS kind, json_extract(s.value, '$.intent') AS intent, "
+    "sqlite": "SELECT json_extract(s.value, '$.kind') AS kind, "
+    "coalesce(json_extract(s.value, '$.entry_id'), '') AS entry_id, json_extract(s.value, '$.intent') AS intent, "
     "max(json_extract(s.value, '$.title')) AS title, count(*) AS suggested "
-    "FROM calls, json_each(calls.summary, '$.suggestions') AS s GROUP BY 1, 2",
-    "postgres": "SELECT s->>'kind' AS kind, s->>'intent' AS intent, max(s->>'title') AS title, count(*) AS suggested "
-    "FROM calls, jsonb_array_elements(calls.summary::jsonb->'suggestions') AS s GROUP BY 1, 2",
+    "FROM calls, json_each(calls.summary, '$.suggestions') AS s GROUP BY 1, 2, 3",
+    "postgres": "SELECT s->>'kind' AS kind, coalesce(s->>'entry_id', '') AS entry_id, s->>'intent' AS intent, "
+    "max(s->>'title') AS title, count(*) AS suggested "
+    "FROM calls, jsonb_array_elements(calls.summary::jsonb->'suggestions') AS s GROUP BY 1, 2, 3",
 }

@@ -160,6 +160,9 @@ class Suggestion(Record):
     suggestion_id: str  # idempotency key
     kind: str  # "kb" | "strategy"
     intent: str
+    # which KB entry (kind "kb") or strategy (kind "strategy") it is: several entries can share an
+    # intent, and the KB owners' report rates each entry
+    entry_id: str = ""
     title: str
     text: str  # the reply the agent can use
     score: float = 0.0

@@ -40,7 +40,7 @@ STR_LIMITS: dict[str, int] = {
     "call_id": 256, "segment_id": 512, "window_id": 512, "suggestion_id": 512, "alert_id": 512,
     "rule_id": 256, "agent_id": 256, "customer_id": 256, "queue": 256, "language": 16, "channel": 16,
     "kind": 64, "state": 64, "trend": 32, "severity": 32, "encoding": 16, "source": 64, "reason": 256,
-    "text": 4000, "evidence": 4000,
+    "text": 4000, "evidence": 4000, "entry_id": 256,
     "RiskReason.code": 32, "RiskReason.channel": 16, "RiskReason.status": 16,
 }
 LIST_LIMITS: dict[str, int] = {

@@ -101,6 +101,7 @@ async def test_feedback_on_a_live_suggestion_is_stored_and_reported(ui):  # noqa
     assert (await asyncio.to_thread(http, ui, "GET", "/api/kb/feedback?call_id=fb-1", agent_token))[0] == 405
     status, row = await _feedback(ui, agent_token, "fb-1", sid, "false")
     assert status == 200 and row["intent"] == "refund" and row["kind"] == "kb" and row["useful"] == 0
+    assert row["entry_id"] == "wealth_refund"  # which article it was, not only its intent
     status, row = await _feedback(ui, agent_token, "fb-1", sid, "true")  # changed their mind
     assert status == 200 and row["useful"] == 1
     assert (await _feedback(ui, TOKENS["sup-1"], "fb-1", "fb-1:strategy:deescalate", "false"))[0] == 200
@@ -119,6 +120,7 @@ async def test_feedback_on_a_live_suggestion_is_stored_and_reported(ui):  # noqa
     status, body = await asyncio.to_thread(http, ui, "GET", "/api/kb/report", TOKENS["qa-1"])
     assert status == 200, body
     rows = {(r["kind"], r["intent"]): r for r in body["rows"]}
+    assert rows[("kb", "refund")]["entry_id"] == "wealth_refund"
     refund = rows[("kb", "refund")]
     assert (refund["suggested"], refund["useful"], refund["not_useful"], refund["hit_rate"]) == (1, 1, 0, 1.0)
     assert rows[("strategy", "upset")]["not_useful"] == 1
@@ -140,7 +142,8 @@ def test_kb_report_command_reads_the_qa_store(tmp_path, capsys):
             body = json.loads(steps[-1].record.to_bytes())
             await store.put_call(body)
         await store.put_feedback({"call_id": "rep-1", "suggestion_id": "rep-1:kb:refund", "user_id": "agent-1",
-                                  "useful": True, "kind": "kb", "intent": "refund", "title": "理财产品退款政策"})
+                                  "useful": True, "kind": "kb", "intent": "refund", "title": "理财产品退款政策",
+                                  "entry_id": "wealth_refund"})
         await store.close()
 
     asyncio.run(seed())
@@ -150,7 +153,7 @@ def test_kb_report_command_reads_the_qa_store(tmp_path, capsys):
     assert (refund["suggested"], refund["useful"], refund["not_useful"], refund["hit_rate"]) == (2, 1, 0, 0.5)
     assert main(["streams", "kb-report", "--sqlite", str(path)]) == 0
     table = capsys.readouterr().out
-    assert "hit rate" in table and "refund" in table and "50%" in table and "理财产品退款政策" in table
+    assert "hit rate" in table and "wealth_refund" in table and "50%" in table and "理财产品退款政策" in table
     assert main(["streams", "kb-report", "--sqlite", str(tmp_path / "empty.sqlite3")]) == 0
     assert "no suggestions" in capsys.readouterr().out
 

@@ -69,9 +69,9 @@ async def store(request, tmp_path):
 
 
 async def test_migrations_are_applied_once(store):
-    assert await store.schema_version() == 5
+    assert await store.schema_version() == 6
     await store.open()  # a second start (another replica) applies nothing twice
-    assert await store.schema_version() == 5
+    assert await store.schema_version() == 6
     assert await store.ping()
 
 
@@ -211,7 +211,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CALLASSIST_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CALLASSIST_UI_DB_URL", raising=False)
     assert await asyncio.to_thread(main, ["migrate"]) == 0
-    assert "schema version 5" in capsys.readouterr().out
+    assert "schema version 6" in capsys.readouterr().out
     assert (tmp_path / "qa.sqlite3").exists()
     try:
         await (await asyncpg.connect(PG_URL, timeout=5)).close()
@@ -222,7 +222,7 @@ async def test_migrate_command_on_both_back_ends(tmp_path, monkeypatch, capsys):
     try:
         assert await asyncio.to_thread(main, ["migrate", "--db-url", PG_URL]) == 0
         out = capsys.readouterr().out
-        assert f"schema={schema}" in out and "schema version 5" in out
+        assert f"schema={schema}" in out and "schema version 6" in out
     finally:
         conn = await asyncpg.connect(PG_URL)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -73,9 +73,10 @@ export function initReport(box) {
     clear(body);
     if (!r.ok) { body.append(el('tr', {}, el('td', { colspan: 6 }, t('error', { msg: r.status })))); return; }
     if (!r.body.rows.length) { body.append(el('tr', {}, el('td', { colspan: 6, className: 'muted' }, t('kb_report_empty')))); return; }
-    r.body.rows.forEach((x) => body.append(el('tr', { dataset: { intent: x.intent } },
+    r.body.rows.forEach((x) => body.append(el('tr', { dataset: { intent: x.intent, entry: x.entry_id || '' } },
       el('td', {}, t(x.kind === 'strategy' ? 'strategy_hint' : 'kb_report_kb')),
-      el('td', {}, el('strong', {}, x.title || x.intent), ' ', el('span', { className: 'muted' }, x.intent)),
+      el('td', {}, el('strong', {}, x.title || x.intent), ' ',
+        el('span', { className: 'muted' }, [x.entry_id, x.intent].filter(Boolean).join(' · '))),
       el('td', {}, x.suggested), el('td', {}, x.useful), el('td', {}, x.not_useful), el('td', {}, pct(x.hit_rate)))));
   });
 }
