@@ -5,8 +5,10 @@
 Each dialogue is replayed through the same knowledge base and rules as the live processors
 (``streams.assist.check``), the summary is built from the result exactly as for a stored call, and
 its reason for calling is compared with the annotation: the dialogue's first customer
-``gold_intent`` other than "none" (a call with no such line must get no intent). Commitments,
-outcome and the emotion arc have no annotation in this set and are not scored here.
+``gold_intent`` other than "none" (a call with no such line must get no intent).  On the dialogues
+annotated with ``summary_commitments`` / ``summary_outcome`` (the held-out split; the manifest says
+how) the agent's commitments are scored per call and kind (precision / recall of the kinds found)
+and the outcome by accuracy.  The emotion arc has no annotation and is not scored.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def evaluate(directory: Path, split: str | None, show: bool = False) -> dict[str
     assistant = Assistant.from_files(DEFAULT_KB, DEFAULT_RULES)
     total = correct = 0
     wrong: list[str] = []
+    commit = {"tp": 0, "predicted": 0, "gold": 0, "calls": 0, "exact": 0}
+    outcomes = {"calls": 0, "correct": 0}
+    outcome_wrong: list[str] = []
     for name, meta in manifest.items():
         if split is not None and meta.get("split", "dev") != split:
             continue
@@ -57,10 +62,39 @@ def evaluate(directory: Path, split: str | None, show: bool = False) -> dict[str
         correct += gold == got
         if gold != got:
             wrong.append(f"{name}: gold {gold}, summary {got}")
+        if "summary_commitments" in meta:
+            want = set(meta["summary_commitments"] or [])
+            found = {k for c in summary["agent_committed"] for k in c["kinds"]}
+            commit["tp"] += len(want & found)
+            commit["predicted"] += len(found)
+            commit["gold"] += len(want)
+            commit["calls"] += 1
+            commit["exact"] += want == found
+            if want != found:
+                outcome_wrong.append(f"{name}: commitments gold {sorted(want)}, summary {sorted(found)}")
+        if "summary_outcome" in meta:
+            outcomes["calls"] += 1
+            outcomes["correct"] += meta["summary_outcome"] == summary["outcome"]
+            if meta["summary_outcome"] != summary["outcome"]:
+                outcome_wrong.append(f"{name}: outcome gold {meta['summary_outcome']}, summary {summary['outcome']}")
         if show:
             print(json.dumps({"dialogue": name, **summary}, ensure_ascii=False))
-    return {"split": split or "all", "dialogues": total, "reason_accuracy": round(correct / total, 3) if total else 0.0,
-            "correct": correct, "wrong": wrong}
+    result: dict[str, Any] = {"split": split or "all", "dialogues": total,
+                              "reason_accuracy": round(correct / total, 3) if total else 0.0,
+                              "correct": correct, "wrong": wrong}
+    if commit["calls"]:
+        result["commitments"] = {
+            **commit,
+            "precision": round(commit["tp"] / commit["predicted"], 3) if commit["predicted"] else None,
+            "recall": round(commit["tp"] / commit["gold"], 3) if commit["gold"] else None,
+            "exact_calls": round(commit["exact"] / commit["calls"], 3),
+        }
+    if outcomes["calls"]:
+        result["outcome_accuracy"] = round(outcomes["correct"] / outcomes["calls"], 3)
+        result["outcome_calls"] = outcomes["calls"]
+    if commit["calls"] or outcomes["calls"]:
+        result["summary_wrong"] = outcome_wrong
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
