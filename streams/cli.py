@@ -51,7 +51,7 @@ def _kb_eval(args: argparse.Namespace) -> int:
     from streams.kb import clinc
 
     try:
-        result = clinc.evaluate(args.clinc150, threshold=args.threshold)
+        result = clinc.evaluate(args.clinc150, threshold=args.threshold, select_on_val=args.select_on_val)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.clinc150}: cannot read CLINC150 data_full.json ({exc})", file=sys.stderr)
         return 2
@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--intents", action="store_true", help="also print the top-3 intents of each segment")
     e = sub.add_parser("kb-eval", help="KB retrieval and out-of-scope rejection on CLINC150 (prints JSON)")
     e.add_argument("--clinc150", required=True, metavar="DIR", help="folder holding CLINC150's data_full.json")
+    e.add_argument("--select-on-val", action="store_true",
+                   help="strict protocol: calibrate on oos_train only and choose the threshold on the validation split")
     e.add_argument("--threshold", type=float, default=None,
                    help="suggest only at this calibrated confidence (default: the bundled KB's min_score)")
     s = sub.add_parser("kb-search", help="search the knowledge base as an agent would (zh or en)")

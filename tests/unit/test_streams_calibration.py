@@ -119,6 +119,24 @@ def test_kb_eval_command_reports_in_scope_oos_and_reliability(tmp_path: Path,
     assert cli.main(["kb-eval", "--clinc150", str(tmp_path / "missing")]) == 2
 
 
+def test_the_strict_protocol_chooses_the_threshold_on_validation_only(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.kb import clinc
+
+    directory = _tiny_clinc(tmp_path)
+    r = clinc.evaluate(directory, select_on_val=True)
+    chosen = r["selected_on_val"]["validation"]
+    assert r["test"]["threshold"] == chosen["threshold"] and chosen["threshold"] in clinc.THRESHOLDS
+    assert r["calibration"]["fitted_on"]  # and oos_val was not among the negatives:
+    data = json.loads((directory / "data_full.json").read_text())
+    data["test"], data["oos_test"] = data["test"][:4], data["oos_test"][:1]  # the test split changes...
+    (directory / "data_full.json").write_text(json.dumps(data))
+    again = clinc.evaluate(directory, select_on_val=True)
+    assert again["selected_on_val"] == r["selected_on_val"]  # ...the choice does not
+    assert cli.main(["kb-eval", "--clinc150", str(directory), "--select-on-val"]) == 0
+    assert "selected_on_val" in json.loads(capsys.readouterr().out)
+
+
 def test_agent_search_in_both_languages_returns_answer_link_and_confidence(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["kb-search", "退保", "现金价值", "-k", "2"]) == 0
