@@ -24,6 +24,7 @@ class DecodeRequest:
     language: str | None = None  # None: detect among the decoder's languages
     word_timestamps: bool = True
     speech_ratio: float = 1.0  # fraction of the audio the VAD called speech (hallucination filter)
+    domain: str = ""  # the call's queue: which domain vocabulary biases it ("" = the default one)
 
 
 @dataclass
@@ -54,11 +55,11 @@ class DecodeResult:
 class TextBias(Protocol):
     """Domain biasing (pipeline.asr.bias): a decoder prompt and a post-correction."""
 
-    def prompt(self, language: str) -> str: ...
+    def prompt(self, language: str, domain: str = "") -> str: ...
 
-    def correct_text(self, text: str, language: str) -> str: ...
+    def correct_text(self, text: str, language: str, domain: str = "") -> str: ...
 
-    def correct_words(self, words: list[str], language: str) -> list[str]: ...
+    def correct_words(self, words: list[str], language: str, domain: str = "") -> list[str]: ...
 
 
 class UtteranceDecoder(ABC):

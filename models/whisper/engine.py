@@ -178,7 +178,7 @@ class WhisperEngine(UtteranceDecoder):
         if self._model is None:
             raise RuntimeError("WhisperEngine.decode() before load()")
         results: list[DecodeResult | None] = [None] * len(requests)
-        groups: dict[str | None, list[int]] = {}
+        groups: dict[str, list[int]] = {}
         for i, req in enumerate(requests):
             if req.audio.ndim != 1:
                 raise ValueError("audio must be mono (1-D)")
@@ -186,7 +186,8 @@ class WhisperEngine(UtteranceDecoder):
                 raise ValueError(f"language {req.language!r} is not one of {self.config.languages}")
             # Unknown-language requests go one by one: the alignment step needs one
             # start sequence (with the language token) per model call.
-            key = req.language if req.language is not None else f"?{i}"
+            # one prompt per model call: a group shares language and domain vocabulary
+            key = f"{req.language}\0{req.domain}" if req.language is not None else f"?{i}"
             groups.setdefault(key, []).append(i)
         with self._lock:
             for idx in groups.values():
@@ -229,7 +230,7 @@ class WhisperEngine(UtteranceDecoder):
         if language is None:  # single request (see decode())
             language, language_probability = self._detect(encoder_output)
         tok = self._tokenizer(language)
-        prompt = self._prompt(tok, self._context_tokens(tok, language))
+        prompt = self._prompt(tok, self._context_tokens(tok, language, reqs[0].domain))
         longest = max(len(r.audio) for r in reqs) / SAMPLE_RATE
         max_new = int(10 + TOKENS_PER_SECOND_CAP * longest)
         max_length = min(model.max_length, len(prompt) + max_new)
@@ -266,7 +267,7 @@ class WhisperEngine(UtteranceDecoder):
                 duration=duration,
                 raw_text=raw,
             )
-            out.append(self._postprocess(res, req.speech_ratio))
+            out.append(self._postprocess(res, req.speech_ratio, req.domain))
         return out
 
     @staticmethod
@@ -278,8 +279,8 @@ class WhisperEngine(UtteranceDecoder):
         head = [tok.sot_prev, *context] if context else []
         return [*head, *tok.sot_sequence, tok.no_timestamps]
 
-    def _context_tokens(self, tok, language: str) -> list[int]:
-        text_ = self.bias.prompt(language).strip() if self.bias is not None else ""
+    def _context_tokens(self, tok, language: str, domain: str = "") -> list[int]:
+        text_ = self.bias.prompt(language, domain).strip() if self.bias is not None else ""
         if not text_:
             return []
         ids = self._prompt_cache.get(text_)
@@ -347,7 +348,7 @@ class WhisperEngine(UtteranceDecoder):
             out.append(words)
         return out
 
-    def _postprocess(self, res: DecodeResult, speech_ratio: float) -> DecodeResult:
+    def _postprocess(self, res: DecodeResult, speech_ratio: float, domain: str = "") -> DecodeResult:
         cleaned = text.normalize_words([w.text for w in res.words], res.language)
         words: list[Word] = []
         for w, t in zip(res.words, cleaned, strict=True):
@@ -365,7 +366,7 @@ class WhisperEngine(UtteranceDecoder):
             res.text, res.words = "", []
         elif self.bias is not None:
             # one-for-one replacements: word timings stay where they were
-            fixed = self.bias.correct_words([w.text for w in res.words], res.language)
+            fixed = self.bias.correct_words([w.text for w in res.words], res.language, domain)
             res.words = [Word(w.start, w.end, t, w.probability) for w, t in zip(res.words, fixed, strict=True)]
-            res.text = self.bias.correct_text(res.text, res.language)
+            res.text = self.bias.correct_text(res.text, res.language, domain)
         return res

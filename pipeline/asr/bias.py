@@ -38,7 +38,8 @@ class DomainBias:
         self.use_prompt = prompt
         self.use_correction = correct
         self._lock = threading.Lock()
-        self._corrector: tuple[str, Corrector] | None = None
+        self._correctors: dict[str, Corrector] = {}  # queue ("" = the default vocabulary) -> corrector
+        self._corrector_version = ""
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -53,30 +54,36 @@ class DomainBias:
         self._next_check = now + self.reload_s
         return s.maybe_reload()
 
-    def prompt(self, language: str) -> str:
+    def prompt(self, language: str, domain: str = "") -> str:
         self.maybe_reload()
         if not self.use_prompt or language.split("-")[0] not in self.prompt_languages:
             return ""
-        return self.vocabulary.prompt(language, max(0, self.prompt_terms))  # 0: the lead text alone
+        # 0 terms: the lead text alone
+        return self.vocabulary.for_queue(domain).prompt(language, max(0, self.prompt_terms))
 
-    def corrector(self) -> Corrector:
+    def corrector(self, domain: str = "") -> Corrector:
         vocab = self.vocabulary
-        with self._lock:  # built once per vocabulary version (pinyin of every term)
-            if self._corrector is None or self._corrector[0] != vocab.version:
-                self._corrector = (vocab.version, Corrector(vocab.terms_for("zh"), vocab.no_correct))
-            return self._corrector[1]
+        queue = domain if domain in vocab.queues else ""
+        with self._lock:  # built once per vocabulary version and queue (pinyin of every term)
+            if self._corrector_version != vocab.version:
+                self._correctors, self._corrector_version = {}, vocab.version
+            found = self._correctors.get(queue)
+            if found is None:
+                v = vocab.for_queue(queue)
+                found = self._correctors[queue] = Corrector(v.terms_for("zh"), v.no_correct)
+            return found
 
     def warm_up(self) -> None:
         """Build the corrector and load jieba/pypinyin now, not on the first final (~1 s)."""
         if self.use_correction:
             self.corrector().correct("预热")
 
-    def correct_text(self, text: str, language: str) -> str:
+    def correct_text(self, text: str, language: str, domain: str = "") -> str:
         if not self.use_correction or not is_chinese(language):
             return text
-        return self.corrector().correct(text)
+        return self.corrector(domain).correct(text)
 
-    def correct_words(self, words: list[str], language: str) -> list[str]:
+    def correct_words(self, words: list[str], language: str, domain: str = "") -> list[str]:
         if not self.use_correction or not is_chinese(language) or not words:
             return words
-        return self.corrector().correct_words(words)
+        return self.corrector(domain).correct_words(words)

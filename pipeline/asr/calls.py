@@ -87,6 +87,7 @@ class AsrCallState:
     policy: LanguagePolicy
     language: str | None = None
     language_source: str = ""  # "open" | "detected" | ""
+    queue: str = ""  # from the call's open event: picks the queue's domain vocabulary
     streams: dict[str, ChannelStream] = field(default_factory=dict)
     inputs: dict[str, ChannelInput] = field(default_factory=dict)
     ended: bool = False

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         help="domain vocabulary file (YAML, repeatable); replaces CALLASSIST_ASR_VOCAB_FILES",
     )
     t.add_argument("--no-vocab", action="store_true", help="no domain biasing (no prompt, no correction)")
+    t.add_argument("--queue", default="", help="the calls' queue: picks that queue's vocabulary files (docs/asr.md)")
     sub.add_parser("model", help="assemble and verify the configured model; print its directory")
     return p
 
@@ -150,7 +151,8 @@ def _transcribe(settings, args) -> int:
 
     asyncio.run(
         transcribe_files(
-            args.files, engine, vad_factory, config, args.language, args.mono_channel, on_file_done=done
+            args.files, engine, vad_factory, config, args.language, args.mono_channel, on_file_done=done,
+            queue=args.queue,
         )
     )
     return 0

@@ -83,9 +83,10 @@ async def feed_file(
     realtime: bool = False,
     max_pending: int = 4,
     on_frame: Callable[[float, float], None] | None = None,
+    queue: str = "",
 ) -> None:
     """Feed one file as a call; with ``realtime`` the frames are paced at the wall clock."""
-    await tr.open_call(audio.call_id, language)
+    await tr.open_call(audio.call_id, language, queue=queue)
     t0 = time.monotonic()
     for start, ch, samples in frames(audio):
         if realtime:
@@ -109,6 +110,7 @@ async def transcribe_files(
     language: str | None = None,
     mono_channel: str = "agent",
     on_file_done: Callable[[str, list[SegmentOut]], None] | None = None,
+    queue: str = "",
 ) -> dict[str, list[SegmentOut]]:
     """Transcribe files one after another; returns finals per call id, in time order."""
     out: dict[str, list[SegmentOut]] = {}
@@ -126,7 +128,7 @@ async def transcribe_files(
             if audio.call_id in out:  # two files with the same name: keep call ids unique
                 audio.call_id = f"{audio.call_id}-{len(out)}"
             out[audio.call_id] = []
-            await feed_file(tr, audio, language)
+            await feed_file(tr, audio, language, queue=queue)
             await tr.drain()
             out[audio.call_id].sort(key=lambda s: (s.start, s.channel))
             if on_file_done is not None:

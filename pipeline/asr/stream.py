@@ -70,6 +70,7 @@ class ChannelStream:
         self.clock = clock
         self.endpointer = Endpointer(config.endpoint)
         self.language: str | None = None  # set by the call (open message or detection)
+        self.domain = ""  # the call's queue (its domain vocabulary); set by the call
         self.audio = SampleBuffer()  # the samples an utterance or a future onset may still need
         self.floor = 0
         self.open: Utterance | None = None
@@ -291,7 +292,7 @@ class ChannelStream:
     def _job(self, kind: str, utt: Utterance, start: int, end: int, ready_at: float) -> Job:
         audio = self.audio.copy(start, end)
         speech_ratio = utt.voiced / max(utt.windows, 1)
-        return Job(self, kind, start, end, audio, self.language, speech_ratio, ready_at, utt)
+        return Job(self, kind, start, end, audio, self.language, speech_ratio, ready_at, utt, self.domain)
 
     # -- results -------------------------------------------------------------------------
     def on_result(

@@ -99,12 +99,13 @@ class Transcriber:
 
     # -- input -------------------------------------------------------------------------
     async def open_call(
-        self, call_id: str, language: str | None = None, resume: dict[str, StreamResume] | None = None
+        self, call_id: str, language: str | None = None, resume: dict[str, StreamResume] | None = None,
+        queue: str = "",
     ) -> AsrCallState:
-        return await self._in_state(self._open_call, call_id, language, resume)
+        return await self._in_state(self._open_call, call_id, language, resume, queue)
 
     def _open_call(
-        self, call_id: str, language: str | None, resume: dict[str, StreamResume] | None
+        self, call_id: str, language: str | None, resume: dict[str, StreamResume] | None, queue: str = ""
     ) -> AsrCallState:
         call = self.calls.get(call_id)
         if call is None:
@@ -114,6 +115,10 @@ class Transcriber:
         if language and call.language is None:
             call.set_language(language, "open")
             self.metrics.languages.labels(language, "open").inc()
+        if queue and not call.queue:
+            call.queue = queue
+            for stream in call.streams.values():
+                stream.domain = queue
         return call
 
     async def audio(self, call_id: str, channel: str, samples: np.ndarray, rate: int, start: float) -> None:
@@ -144,6 +149,7 @@ class Transcriber:
             suppress_until=resume.suppress_until if resume else 0,
         )
         stream.language = call.language
+        stream.domain = call.queue
         call.streams[channel] = stream
         call.inputs[channel] = ChannelInput(rate, self.config.stream.max_gap_s)
         return stream
@@ -293,4 +299,5 @@ class Transcriber:
 
 
 def _engine_request(job: Job) -> DecodeRequest:
-    return DecodeRequest(job.audio, job.language, word_timestamps=True, speech_ratio=job.speech_ratio)
+    return DecodeRequest(job.audio, job.language, word_timestamps=True, speech_ratio=job.speech_ratio,
+                         domain=job.domain)

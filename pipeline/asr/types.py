@@ -110,6 +110,7 @@ class Job:
     speech_ratio: float
     ready_at: float  # monotonic time the job became possible (queue order)
     utterance: Utterance | None = None
+    domain: str = ""  # the call's queue: which domain vocabulary biases the decode
 
     @property
     def seconds(self) -> float:

@@ -1,7 +1,10 @@
 """Domain vocabulary for ASR biasing: the queue's vocabulary file, the KB and the rules.
 
 Sources, in priority order (earlier terms win when the prompt has to be cut):
-1. the per-queue vocabulary files (``streams/data/vocab/*.yaml``: ``terms`` per language);
+1. the vocabulary files (``streams/data/vocab/*.yaml``: ``terms`` per language).  A file that
+   names its ``queue`` (or a list, ``queues``) serves the calls of those queues; one that names
+   none serves every queue.  A call of queue Q is biased with the shared files plus Q's files;
+   a call whose queue no file names (or that has none) gets every file, as before queues;
 2. the knowledge base's ``keywords`` (``streams/data/kb.yaml``);
 3. the phrases of ``required`` and ``ordering`` compliance rules (disclosures the agent must
    say, ``streams/data/rules.yaml``).  **Forbidden phrases are left out on purpose**: biasing
@@ -14,6 +17,7 @@ Sources, in priority order (earlier terms win when the prompt has to be cut):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +36,12 @@ class Vocabulary:
     prompt_lead: dict[str, str] = field(default_factory=dict)  # language -> lead text
     no_correct: frozenset[str] = frozenset()
     version: str = ""
+    # queue -> that queue's vocabulary (shared files + the queue's own); this one is the default
+    queues: dict[str, Vocabulary] = field(default_factory=dict)
+
+    def for_queue(self, queue: str) -> Vocabulary:
+        """The vocabulary of a call in ``queue``: its own, or this default one."""
+        return self.queues.get(queue, self) if queue else self
 
     def terms_for(self, language: str) -> tuple[str, ...]:
         return self.terms.get(language.split("-")[0], ())
@@ -65,6 +75,16 @@ def _per_language(value: object, where: str) -> dict[str, list[str]]:
     if unknown:
         raise FileFormatError(f"{where}: unknown language(s) {sorted(unknown)}; use {LANGUAGES}")
     return {lang: _strings(v, f"{where}.{lang}") for lang, v in value.items()}
+
+
+def read_queues(path: Path) -> tuple[str, ...]:
+    """The queues a vocabulary file serves (``queue: X`` or ``queues: [X, Y]``); () = every queue."""
+    data, _raw = read_yaml(path)
+    one, many = data.get("queue"), data.get("queues")
+    if one is not None and not (isinstance(one, str) and one.strip()):
+        raise FileFormatError(f"{path}: queue: expected a queue name")
+    names = ([one.strip()] if one else []) + _strings(many, f"{path}: queues")
+    return tuple(dict.fromkeys(names))
 
 
 def read_vocab_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str], list[str], str]:
@@ -116,6 +136,17 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 def build_vocabulary(
     vocab_files: Sequence[Path], kb_file: Path | None = None, rules_file: Path | None = None
 ) -> Vocabulary:
+    """The default vocabulary (every file) with, in ``queues``, one per queue a file names."""
+    served = {path: read_queues(path) for path in vocab_files}
+    extras = [kb_terms(kb_file) if kb_file else {}, rule_terms(rules_file) if rules_file else {}]
+    queues = sorted({q for names in served.values() for q in names})
+    per_queue = {
+        q: _merge([p for p in vocab_files if not served[p] or q in served[p]], extras) for q in queues
+    }
+    return dataclasses.replace(_merge(list(vocab_files), extras), queues=per_queue)
+
+
+def _merge(vocab_files: Sequence[Path], extras: Sequence[dict[str, list[str]]]) -> Vocabulary:
     terms: dict[str, list[str]] = {}
     lead: dict[str, str] = {}
     no_correct: list[str] = []
@@ -128,7 +159,7 @@ def build_vocabulary(
             lead.setdefault(lang, text)
         no_correct.extend(n)
         versions.append(f"{path.stem}@{v}")
-    for extra in (kb_terms(kb_file) if kb_file else {}, rule_terms(rules_file) if rules_file else {}):
+    for extra in extras:
         for lang, words in extra.items():
             terms.setdefault(lang, []).extend(words)
     return Vocabulary(

@@ -255,7 +255,7 @@ class AsrWorker:
                 lang = ""
             if lang:
                 info.language, info.source = lang, "open"
-            await self.tr.open_call(ev.call_id, lang or None)
+            await self.tr.open_call(ev.call_id, lang or None, queue=ev.queue)
         elif ev.kind == "ended":
             info.ended, info.duration = True, ev.duration
             call.end_deadline = time.monotonic() + END_GRACE_S

@@ -41,6 +41,7 @@ async def transcribe(
     rate: int = SR,
     settle_each_frame: bool = False,
     metrics: AsrMetrics | None = None,
+    queue: str = "",
 ) -> tuple[list[SegmentOut], list[str]]:
     """Feed ``audio`` (at ``rate``) as one call in 200 ms chunks; returns (segments, calls done)."""
     out: list[SegmentOut] = []
@@ -55,7 +56,7 @@ async def transcribe(
     tr = Transcriber(decoder, EnergyVad, config, on_segments, metrics, on_call_done=on_done)
     await tr.start()
     try:
-        await tr.open_call("c1", language)
+        await tr.open_call("c1", language, queue=queue)
         n = int(0.2 * rate)
         for i in range(0, len(audio), n):
             await tr.audio("c1", "agent", audio[i : i + n], rate, i / rate)
@@ -154,3 +155,12 @@ async def test_language_is_detected_once_then_forced():
 async def test_empty_decodes_produce_no_segments():
     segs, done = await transcribe(FakeDecoder(text=""), FINALS_ONLY, TWO_TURNS)
     assert segs == [] and done == ["c1"]
+
+
+async def test_the_calls_queue_reaches_every_decode_request():
+    dec = FakeDecoder("hello there")
+    await transcribe(dec, WITH_PARTIALS, TWO_TURNS, queue="claims")
+    assert dec.requests and {r.domain for r in dec.requests} == {"claims"}  # partials and finals alike
+    plain = FakeDecoder("hello there")
+    await transcribe(plain, FINALS_ONLY, TWO_TURNS)
+    assert {r.domain for r in plain.requests} == {""}  # no queue: the default vocabulary

@@ -149,3 +149,36 @@ def test_missing_kb_or_vocab_file_is_a_clear_error(tmp_path: Path):
         VocabularySource([DEFAULT_VOCAB], tmp_path / "no-kb.yaml", None)
     with pytest.raises(FileFormatError, match="cannot read"):
         AsrSettings(asr_vocab_files=str(tmp_path / "none.yaml")).domain_bias()
+
+
+def _vocab_file(tmp_path, name: str, queue_line: str, terms: list[str]):
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(f'version: "1"\n{queue_line}\nterms:\n  zh: [{", ".join(terms)}]\n', encoding="utf-8")
+    return f
+
+
+def test_each_queue_gets_the_shared_files_and_its_own_and_unknown_queues_get_all(tmp_path):
+    shared = _vocab_file(tmp_path, "shared", "", ["犹豫期"])
+    claims = _vocab_file(tmp_path, "claims", "queue: claims", ["定损", "查勘员"])
+    wealth = _vocab_file(tmp_path, "wealth", "queues: [wealth, vip]", ["万能账户"])
+    v = build_vocabulary([shared, claims, wealth])
+    assert set(v.queues) == {"claims", "wealth", "vip"}
+    assert v.for_queue("claims").terms_for("zh") == ("犹豫期", "定损", "查勘员")
+    assert v.for_queue("vip").terms_for("zh") == ("犹豫期", "万能账户")
+    assert v.for_queue("").terms_for("zh") == v.for_queue("general").terms_for("zh") == (
+        "犹豫期", "定损", "查勘员", "万能账户")  # no queue, or one no file names: every file, as before
+    bias = DomainBias(v, prompt_terms=5)
+    assert bias.prompt("zh", "claims") == "犹豫期，定损，查勘员。"
+    assert bias.prompt("zh", "wealth") == "犹豫期，万能账户。"
+    # the post-correction knows only the call's queue's terms
+    assert bias.correct_text("我的万能帐户", "zh", "wealth") == "我的万能账户"
+    assert bias.correct_text("我的万能帐户", "zh", "claims") == "我的万能帐户"  # not a claims term
+    assert bias.correct_text("查勘圆今天来", "zh", "claims") == "查勘员今天来"
+    assert bias.correct_text("查勘圆今天来", "zh", "wealth") == "查勘圆今天来"
+    assert bias.correct_text("查勘圆今天来", "zh") == "查勘员今天来"  # the default has every file
+
+
+def test_a_queue_name_must_be_a_name(tmp_path):
+    bad = _vocab_file(tmp_path, "bad", "queue: [a, b]", ["犹豫期"])
+    with pytest.raises(FileFormatError):
+        build_vocabulary([bad])
