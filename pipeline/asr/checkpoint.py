@@ -103,6 +103,13 @@ class CallEntry:
     source: str = ""
     ended: bool = False
     duration: float = 0.0
+    queue: str = ""  # the call's queue (its domain vocabulary) from the open event
+
+    @classmethod
+    def from_json(cls, d: dict) -> CallEntry:
+        # keys a newer worker added are ignored (a rolling update mixes versions)
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 @dataclass
@@ -149,7 +156,7 @@ class Checkpoint:
                 offset=int(d["offset"]),
                 streams={str(k): StreamEntry.from_json(v) for k, v in d.get("streams", {}).items()},
                 done={str(k): int(v) for k, v in d.get("done", {}).items()},
-                calls={str(k): CallEntry(**v) for k, v in d.get("calls", {}).items()},
+                calls={str(k): CallEntry.from_json(v) for k, v in d.get("calls", {}).items()},
                 written_at=float(d.get("written_at", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -198,7 +198,7 @@ class PartitionLedger:
             )
             info = call.info
             ck.calls[call_id] = CallEntry(
-                lang or info.language, source or info.source, info.ended, info.duration
+                lang or info.language, source or info.source, info.ended, info.duration, info.queue
             )
             log = call.channels.get(ch)
             if log is not None and need is not None:

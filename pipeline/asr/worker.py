@@ -255,6 +255,7 @@ class AsrWorker:
                 lang = ""
             if lang:
                 info.language, info.source = lang, "open"
+            info.queue = ev.queue
             await self.tr.open_call(ev.call_id, lang or None, queue=ev.queue)
         elif ev.kind == "ended":
             info.ended, info.duration = True, ev.duration

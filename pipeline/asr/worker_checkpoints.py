@@ -119,7 +119,7 @@ class WorkerCheckpoints:
             info = ck.calls.get(call_id, CallEntry())
             call = self.ledger.call(call_id)
             call.info = info
-            await self.tr.open_call(call_id, info.language or None, resume=res)
+            await self.tr.open_call(call_id, info.language or None, resume=res, queue=info.queue)
             if info.ended:
                 call.end_deadline = time.monotonic() + END_GRACE_S
         log.info(

@@ -117,3 +117,15 @@ def test_restore_from_a_checkpoint_skips_what_was_transcribed():
     led.restore(AUDIO0, ck)
     assert led.next_offset[AUDIO0] == 40
     assert led.drop_reason(0, 39, stream_key("c1", "agent")) == "duplicate"
+
+
+def test_a_checkpoint_keeps_the_calls_queue_and_reads_entries_of_newer_workers() -> None:
+    from pipeline.asr.checkpoint import CallEntry, Checkpoint
+
+    ck = Checkpoint("calls.audio", 0, 10, calls={"c1": CallEntry("zh", "open", False, 0.0, "claims")})
+    back = Checkpoint.from_bytes(ck.to_bytes())
+    assert back.calls["c1"].queue == "claims"
+    raw = ck.to_bytes().replace(b'"queue":"claims"', b'"queue":"claims","added_later":1')
+    assert Checkpoint.from_bytes(raw).calls["c1"] == CallEntry("zh", "open", False, 0.0, "claims")
+    old = ck.to_bytes().replace(b',"queue":"claims"', b"")  # written before queues: the default vocabulary
+    assert Checkpoint.from_bytes(old).calls["c1"].queue == ""
