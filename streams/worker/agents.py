@@ -143,6 +143,11 @@ class StreamsWorker:
 
         app.on_rebalance_complete.connect(on_assigned)  # type: ignore[arg-type]
 
+        async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+            self.ready = False  # the consumer has stopped: /readyz says so while Faust drains the rest
+
+        app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
+
     def _reload(self) -> None:
         for name, src in (("kb", self._kb), ("rules", self._rules), ("valence", self._valence)):
             failed = src.failed_reloads

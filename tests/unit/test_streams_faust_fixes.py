@@ -142,3 +142,14 @@ def test_another_faust_release_refuses_to_start_until_the_fixes_are_rechecked() 
     check_faust_version(TESTED_FAUST_VERSION)
     with pytest.raises(RuntimeError, match="re-check each fix"):
         check_faust_version("0.16.0")
+
+
+def test_the_worker_stops_being_ready_when_faust_shuts_down(tmp_path: Path) -> None:
+    from streams.platform.stream_settings import StreamsSettings
+    from streams.worker.agents import StreamsWorker
+
+    settings = StreamsSettings(broker_url="127.0.0.1:1", broker_embedded=False, data_dir=tmp_path)
+    worker = StreamsWorker(settings)  # builds the app and its agents; nothing connects
+    worker.ready = True
+    asyncio.run(worker.app.on_before_shutdown.send())  # what Faust sends once its consumer stopped
+    assert not worker.is_ready()
