@@ -38,7 +38,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.listen import KafkaTap, UiTap
-from bench.stats import LevelResult, levels_json, parse_levels, render, summarise
+from bench.stats import PHRASE_KINDS, LevelResult, levels_json, parse_levels, render, summarise
 from pipeline.demo import SAMPLE_CALL, Demo, DemoSettings
 from streams.platform.broker import free_port
 from streams.platform.settings import CommonSettings
@@ -200,6 +200,7 @@ class Bench:
             expected_calls_seen=len(kafka.calls_with_final() & call_ids),
             duplicates=obs.duplicates,
             notes=notes,
+            phrases=[o for o in obs.items if o.kind in PHRASE_KINDS],
         )
 
     def _probe_gap(self) -> float:

@@ -160,6 +160,9 @@ class LevelResult:
     expected_calls_seen: int = 0  # calls that showed at least one final
     duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    # every phrase → alert / suggestion measured (the p95 of a few phrases is its slowest one or two:
+    # the JSON lists them, so which phrase was late and why can be looked at)
+    phrases: list[Observation] = field(default_factory=list)
 
     def sustained(self, word_p95_target: float, alert_p95_target: float) -> tuple[bool, str]:
         """Real time at this load: every call transcribed, word→screen p95 and alert p95 within
@@ -248,6 +251,10 @@ def levels_json(levels: Sequence[LevelResult], word_p95_target: float, alert_p95
             "cpu_cores": {u.component: round(u.cpu_cores_avg, 2) for u in lv.usage},
             "rss_peak_mb": {u.component: round(u.rss_peak_mb) for u in lv.usage},
             "notes": list(lv.notes),
+            # slowest first: kind, call, the alert / suggestion id (rule or KB entry + segment), seconds
+            "phrases": [{"kind": o.kind.removeprefix("phrase_"), "call_id": o.call_id, "id": o.key,
+                         "latency_s": round(o.latency_s, 3)}
+                        for o in sorted(lv.phrases, key=lambda o: -o.latency_s)],
         }
         rows.append(row)
     return {"levels": rows, "calls_sustained": max_sustained(levels, word_p95_target, alert_p95_target),

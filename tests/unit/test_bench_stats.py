@@ -136,3 +136,14 @@ def test_levels_json_has_the_issue_schema_with_nulls_for_missing_figures():
         assert key in row, key
     assert row["calls"] == 3 and row["realtime"] is True and row["phrase_to_alert_p95_s"] is None
     assert doc["calls_sustained"] == 3
+
+
+def test_levels_json_lists_every_phrase_slowest_first():
+    phrases = [Observation("phrase_alert", "c1", "AG_X:c1:agent:3", 2.1), Observation("phrase_alert", "c1",
+               "AG_Y:c1:agent:9", 16.4), Observation("phrase_suggestion", "c2", "c2:kb:refund:c2:customer:2", 1.7)]
+    lv = _level(1, [0.5], [0.04])
+    lv.phrases = phrases
+    [row] = levels_json([lv], 3.0, 0.2)["levels"]
+    assert [(p["kind"], p["id"], p["latency_s"]) for p in row["phrases"]] == [
+        ("alert", "AG_Y:c1:agent:9", 16.4), ("alert", "AG_X:c1:agent:3", 2.1),
+        ("suggestion", "c2:kb:refund:c2:customer:2", 1.7)]
