@@ -199,8 +199,7 @@ class Bench:
             max_replay_late_s=max(r.max_late_s for r in replays),
             expected_calls_seen=len(kafka.calls_with_final() & call_ids),
             duplicates=obs.duplicates,
-            notes=notes,
-            phrases=[o for o in obs.items if o.kind in PHRASE_KINDS],
+            notes=notes, phrases=[o for o in obs.items if o.kind in PHRASE_KINDS],
         )
 
     def _probe_gap(self) -> float:
