@@ -79,8 +79,14 @@ def check_libs(libs_dir: Path, version: str = KAFKA_VERSION) -> None:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a UUID, URL-safe base64 without padding (what kafka-storage random-uuid prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: a UUID, URL-safe base64 without padding (what kafka-storage random-uuid prints).
+
+    Never one that starts with "-" (1 UUID in 64 does): ``kafka-storage format -t -1FT…`` reads it as
+    an option and fails ("expected one argument"); Kafka's own Uuid.randomUuid() redraws such ids too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
