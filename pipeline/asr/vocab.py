@@ -77,9 +77,8 @@ def _per_language(value: object, where: str) -> dict[str, list[str]]:
     return {lang: _strings(v, f"{where}.{lang}") for lang, v in value.items()}
 
 
-def read_queues(path: Path) -> tuple[str, ...]:
+def _queues(data: dict, path: Path) -> tuple[str, ...]:
     """The queues a vocabulary file serves (``queue: X`` or ``queues: [X, Y]``); () = every queue."""
-    data, _raw = read_yaml(path)
     one, many = data.get("queue"), data.get("queues")
     if one is not None and not (isinstance(one, str) and one.strip()):
         raise FileFormatError(f"{path}: queue: expected a queue name")
@@ -87,8 +86,19 @@ def read_queues(path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def read_vocab_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str], list[str], str]:
-    """(terms, prompt lead, no_correct, version) of one vocabulary file."""
+@dataclass(frozen=True)
+class VocabFile:
+    """One vocabulary file, read and checked."""
+
+    path: Path
+    terms: dict[str, list[str]]
+    prompt_lead: dict[str, str]
+    no_correct: list[str]
+    version: str
+    queues: tuple[str, ...]  # () = every queue
+
+
+def read_vocab_file(path: Path) -> VocabFile:
     data, raw = read_yaml(path)
     lead = data.get("prompt") or {}
     if not isinstance(lead, dict) or not all(isinstance(v, str) for v in lead.values()):
@@ -96,11 +106,13 @@ def read_vocab_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str], l
     terms = _per_language(data.get("terms"), f"{path}: terms")
     if not any(terms.values()):
         raise FileFormatError(f"{path}: no terms")
-    return (
+    return VocabFile(
+        path,
         terms,
         dict(lead),
         _strings(data.get("no_correct"), f"{path}: no_correct"),
         content_version(str(data.get("version", "0")), raw),
+        _queues(data, path),
     )
 
 
@@ -137,28 +149,25 @@ def build_vocabulary(
     vocab_files: Sequence[Path], kb_file: Path | None = None, rules_file: Path | None = None
 ) -> Vocabulary:
     """The default vocabulary (every file) with, in ``queues``, one per queue a file names."""
-    served = {path: read_queues(path) for path in vocab_files}
+    files = [read_vocab_file(path) for path in vocab_files]  # each file read once, merged per queue below
     extras = [kb_terms(kb_file) if kb_file else {}, rule_terms(rules_file) if rules_file else {}]
-    queues = sorted({q for names in served.values() for q in names})
-    per_queue = {
-        q: _merge([p for p in vocab_files if not served[p] or q in served[p]], extras) for q in queues
-    }
-    return dataclasses.replace(_merge(list(vocab_files), extras), queues=per_queue)
+    queues = sorted({q for f in files for q in f.queues})
+    per_queue = {q: _merge([f for f in files if not f.queues or q in f.queues], extras) for q in queues}
+    return dataclasses.replace(_merge(files, extras), queues=per_queue)
 
 
-def _merge(vocab_files: Sequence[Path], extras: Sequence[dict[str, list[str]]]) -> Vocabulary:
+def _merge(files: Sequence[VocabFile], extras: Sequence[dict[str, list[str]]]) -> Vocabulary:
     terms: dict[str, list[str]] = {}
     lead: dict[str, str] = {}
     no_correct: list[str] = []
     versions: list[str] = []
-    for path in vocab_files:
-        t, p, n, v = read_vocab_file(path)
-        for lang, words in t.items():
+    for f in files:
+        for lang, words in f.terms.items():
             terms.setdefault(lang, []).extend(words)
-        for lang, text in p.items():
+        for lang, text in f.prompt_lead.items():
             lead.setdefault(lang, text)
-        no_correct.extend(n)
-        versions.append(f"{path.stem}@{v}")
+        no_correct.extend(f.no_correct)
+        versions.append(f"{f.path.stem}@{f.version}")
     for extra in extras:
         for lang, words in extra.items():
             terms.setdefault(lang, []).extend(words)
