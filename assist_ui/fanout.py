@@ -18,6 +18,7 @@ No websockets import here: the server adapts a socket to ``Subscriber.get()``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import math
 import re
@@ -38,6 +39,11 @@ MAX_WATCHED = 200
 #: a snapshot larger than this is cut (oldest segments first) rather than sent whole: browsers
 #: and websockets clients refuse messages over 1 MiB by default and close with 1009
 MAX_SNAPSHOT_BYTES = 512 * 1024
+
+#: a call with more transcript segments than this is redacted for a watcher off the event loop
+#: (:class:`SnapshotJob`): redaction costs ~75 µs per segment, so the snapshot of a 4000-segment
+#: call stalled every socket of the process for 0.3 s; below it, inline is cheaper than a thread hop
+INLINE_REDACTION_SEGMENTS = 200
 
 #: close code for a client that fell too far behind (RFC 6455 1013 "try again later")
 DROP_CODE = 1013
@@ -100,6 +106,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _snapshot_text(snap: dict[str, Any]) -> str:
+    text = dumps({"type": "snapshot", "call": snap})
+    if len(text) > MAX_SNAPSHOT_BYTES // 4 and len(text.encode()) > MAX_SNAPSHOT_BYTES:
+        text = _truncated_snapshot(snap, len(text.encode()))
+    return text
+
+
+def _redacted_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
+    snap = {**snap, "context": public_context(snap.get("context"))}  # names and refs masked (then redacted)
+    return redact_obj(snap)
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     text: str
@@ -122,6 +140,8 @@ class Subscriber:
         self.on_drop: Callable[[], None] | None = None
         self._queue: deque[Outgoing] = deque()
         self._ready = asyncio.Event()
+        # updates of a call whose snapshot is being built off the loop: sent right after it
+        self.held: dict[str, list[Outgoing]] = {}
 
     def __repr__(self) -> str:
         return f"Subscriber({self.user.id}, {self.user.role}, queued={len(self._queue)})"
@@ -165,6 +185,22 @@ class Subscriber:
         return self._queue.popleft()
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotJob:
+    """A watcher's redacted snapshot of a long call, to build in a worker thread.
+
+    ``snap`` was copied on the loop when the watch came, so the thread never reads state the
+    loop is changing; the updates published meanwhile are held for the subscriber and sent
+    after the snapshot by :meth:`Hub.deliver`, in order."""
+
+    sub: Subscriber
+    call_id: str
+    snap: dict[str, Any]
+
+    def build(self) -> Outgoing:
+        return Outgoing(_snapshot_text(_redacted_snapshot(self.snap)), "snapshot")
+
+
 class Hub:
     def __init__(self, state: LiveState, queue_max: int = 1000, metrics: UiMetrics | None = None) -> None:
         self.state = state
@@ -193,10 +229,26 @@ class Hub:
         return not (call.agent_id and call.agent_id == user.id)
 
     def _send(self, sub: Subscriber, item: Outgoing) -> None:
-        if not sub.push(item) and sub.dropped and sub in self.subscribers:
+        if not sub.push(item) and sub.dropped:
+            self._forget_dropped(sub)
+
+    def _forget_dropped(self, sub: Subscriber) -> None:
+        if sub in self.subscribers:
             self.subscribers.discard(sub)  # its sender closes the socket with DROP_CODE
             if self.metrics is not None:
                 self.metrics.clients_dropped.inc()
+
+    def _send_call(self, sub: Subscriber, call_id: str, item: Outgoing) -> None:
+        """Send a message about one call, after its snapshot if that is still being built."""
+        held = sub.held.get(call_id)
+        if held is None:
+            self._send(sub, item)
+        elif len(held) < sub.maxlen:
+            held.append(item)
+        else:  # as far behind as a full queue: dropped like one (the page reconnects)
+            sub.held.clear()
+            sub.drop()
+            self._forget_dropped(sub)
 
     # -- requests from a socket ------------------------------------------------------
     def hello(self, sub: Subscriber) -> None:
@@ -207,8 +259,13 @@ class Hub:
         for call in sorted(calls, key=lambda c: c.meta()["started_at"]):
             self._send(sub, self.snapshot_item(sub.user, call))
 
-    def watch(self, sub: Subscriber, call_id: str) -> bool:
-        """Follow one call; False (and an error message) when it is not visible to the user."""
+    def watch(self, sub: Subscriber, call_id: str) -> bool | SnapshotJob:
+        """Follow one call; False (and an error message) when it is not visible to the user.
+
+        A long call watched with redaction returns a :class:`SnapshotJob`: the I/O layer builds
+        it off the loop and hands it to :meth:`deliver`."""
+        if call_id in sub.held:
+            return True  # its snapshot is on the way
         if call_id not in sub.watching and len(sub.watching) >= MAX_WATCHED:
             self._send(sub, Outgoing(dumps({"type": "error", "error": "too_many_watched", "call_id": call_id,
                                             "max": MAX_WATCHED}), "error"))
@@ -224,11 +281,26 @@ class Hub:
             return False
         assert call is not None
         sub.watching.add(call_id)
+        if self.needs_redaction(sub.user, call) and len(call.segments) > INLINE_REDACTION_SEGMENTS:
+            snap = call.snapshot()
+            snap["actions"] = copy.deepcopy(snap["actions"])  # acks and messages change in place
+            sub.held[call_id] = []
+            return SnapshotJob(sub, call_id, snap)
         self._send(sub, self.snapshot_item(sub.user, call))
         return True
 
+    def deliver(self, job: SnapshotJob, item: Outgoing) -> None:
+        """Send a snapshot built off the loop, then the updates held meanwhile."""
+        held = job.sub.held.pop(job.call_id, None)
+        if held is None or job.sub not in self.subscribers:
+            return  # unwatched, removed or disconnected while it was built
+        self._send(job.sub, item)
+        for update in held:
+            self._send(job.sub, update)
+
     def unwatch(self, sub: Subscriber, call_id: str) -> None:
         sub.watching.discard(call_id)
+        sub.held.pop(call_id, None)
 
     def subscribe_wall(self, sub: Subscriber) -> bool:
         if not sub.user.can("wall"):
@@ -243,12 +315,8 @@ class Hub:
     def snapshot_item(self, user: User, call: LiveCall) -> Outgoing:
         snap = call.snapshot()
         if self.needs_redaction(user, call):
-            snap["context"] = public_context(snap.get("context"))  # names and refs masked (then redacted)
-            snap = redact_obj(snap)
-        text = dumps({"type": "snapshot", "call": snap})
-        if len(text) > MAX_SNAPSHOT_BYTES // 4 and len(text.encode()) > MAX_SNAPSHOT_BYTES:
-            text = _truncated_snapshot(snap, len(text.encode()))
-        return Outgoing(text, "snapshot")
+            snap = _redacted_snapshot(snap)
+        return Outgoing(_snapshot_text(snap), "snapshot")
 
     # -- changes from the bridge -------------------------------------------------------
     def receives(self, sub: Subscriber, call: LiveCall) -> bool:
@@ -273,11 +341,11 @@ class Hub:
             if self.needs_redaction(sub.user, call):
                 if redacted is None:
                     redacted = Outgoing(dumps(_redacted_update(call, change)), "update", change.kind, produced_at, timing)
-                self._send(sub, redacted)
+                self._send_call(sub, call.call_id, redacted)
             else:
                 if raw is None:
                     raw = Outgoing(dumps(change.message), "update", change.kind, produced_at, timing)
-                self._send(sub, raw)
+                self._send_call(sub, call.call_id, raw)
             n += 1
         return n
 
@@ -289,10 +357,11 @@ class Hub:
         for sub in list(self.subscribers):
             was_owner = bool(change.prev_agent_id) and sub.user.id == change.prev_agent_id
             if self.receives(sub, call):
-                self._send(sub, self.snapshot_item(sub.user, call))
+                self._send_call(sub, call.call_id, self.snapshot_item(sub.user, call))
                 n += 1
             elif was_owner and (sub.own or call.call_id in sub.watching):
                 sub.watching.discard(call.call_id)
+                sub.held.pop(call.call_id, None)
                 self._send(sub, removed)
         return n
 
@@ -315,4 +384,5 @@ class Hub:
             for sub in list(self.subscribers):
                 if call_id in sub.watching or (sub.own and owners.get(call_id) == sub.user.id):
                     sub.watching.discard(call_id)
+                    sub.held.pop(call_id, None)
                     self._send(sub, item)

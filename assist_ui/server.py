@@ -33,7 +33,7 @@ from assist_ui.live_actions import LiveActions
 from assist_ui.live_state import LiveState
 from assist_ui.metrics import UiMetrics
 from assist_ui.playback import recording_store
-from assist_ui.session import Close, Perform, Session
+from assist_ui.session import BuildSnapshot, Close, Perform, Session
 from assist_ui.settings import UiSettings
 from assist_ui.store import QaStore
 from streams.platform import log_scrub
@@ -184,6 +184,8 @@ class UiServer:
                     break
                 if isinstance(effect, Perform):
                     await self.actions.handle(sub, effect.msg)
+                elif isinstance(effect, BuildSnapshot):
+                    self.hub.deliver(effect.job, await asyncio.to_thread(effect.job.build))  # CPU: off the loop
         except ConnectionClosed:
             pass
         finally:

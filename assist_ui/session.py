@@ -9,7 +9,9 @@ left to the I/O layer (``assist_ui/server.py``) is returned as an effect:
 
 - :class:`Close` ``(code, reason)``: close the socket, stop reading;
 - :class:`Perform` ``(msg)``: a live action (ack, whisper, ...) that writes the QA store
-  first, so it must be awaited (``LiveActions.handle``) before the next message is read.
+  first, so it must be awaited (``LiveActions.handle``) before the next message is read;
+- :class:`BuildSnapshot` ``(job)``: a redacted snapshot of a long call, to build in a worker
+  thread (``job.build``) and hand back with ``Hub.deliver`` (see ``assist_ui.fanout``).
 
 States: ``AWAIT_AUTH`` → ``OPEN`` (after a good token) → ``CLOSED`` (after any Close).
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assist_ui.auth import User, UserDirectory
-from assist_ui.fanout import Hub, Outgoing, Subscriber, dumps
+from assist_ui.fanout import Hub, Outgoing, SnapshotJob, Subscriber, dumps
 from assist_ui.live_actions import ACTION_OPS
 from assist_ui.metrics import UiMetrics
 
@@ -70,7 +72,14 @@ class Perform:
     msg: dict[str, Any]
 
 
-Effect = Close | Perform
+@dataclass(frozen=True, slots=True)
+class BuildSnapshot:
+    """A watched call's redacted snapshot to build off the event loop, then deliver."""
+
+    job: SnapshotJob
+
+
+Effect = Close | Perform | BuildSnapshot
 
 
 def parse(raw: str | bytes) -> dict[str, Any] | None:
@@ -169,7 +178,9 @@ class Session:
         if op in ("watch", "unwatch") and (not isinstance(call_id, str) or not 0 < len(call_id) <= MAX_CALL_ID):
             self._error({"error": "bad_request", "op": op})
         elif op == "watch":
-            self.hub.watch(sub, call_id)
+            watched = self.hub.watch(sub, call_id)
+            if isinstance(watched, SnapshotJob):
+                return BuildSnapshot(watched)
         elif op == "unwatch":
             self.hub.unwatch(sub, call_id)
         elif op == "wall":
