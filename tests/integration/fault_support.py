@@ -26,7 +26,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from streams.contract.codec import decode
-from streams.contract.records import Alert, CallSummary, EmotionState, Suggestion, TranscriptSegment
+from streams.contract.records import (
+    Alert,
+    CallEvent,
+    CallSummary,
+    EmotionState,
+    Suggestion,
+    TranscriptSegment,
+)
 from streams.platform.kafka_clients import make_consumer, make_producer, start_client
 from streams.platform.settings import CommonSettings
 
@@ -246,3 +253,65 @@ def seg_record(call: str, d: dict[str, Any]) -> bytes:
         call_id=call, channel=d["channel"], segment_id=f"{call}:{d['segment_id']}", is_final=True, start=d["start"],
         end=d["end"], text=d["text"], language=d["language"], produced_at=time.time(), audio_end_at=time.time(),
     ).to_bytes()
+
+
+class HalvedCall:
+    """A scripted call told in two halves around a fault, to ``callassist streams`` and ``callassist
+    ui`` running as real processes, with the agent's panel connected (the broker fault tests).
+
+    ``async with HalvedCall(s, u, tmp_path, "en_misselling") as call``: the processes are ready;
+    ``await call.first_half(bus)`` opens the call, connects the panel and sends the first half;
+    the test breaks something; ``await call.second_half(bus)`` sends the rest and ends the call.
+    Leaving the block stops the panel and both processes."""
+
+    def __init__(self, s: CommonSettings, u: Any, tmp_path: Path, script: str, *,
+                 panel: Callable[[str], Panel] = Panel, split: int = 7) -> None:
+        self.s = s
+        self.script = dialogue(script)
+        self.first, self.second = self.script[:split], self.script[split:]
+        self.call_id = f"call-{os.urandom(3).hex()}"
+        self.sids = [f"{self.call_id}:{d['segment_id']}" for d in self.script]
+        self.worker = Proc("streams", settings_env(s), s.metrics_port, tmp_path / "streams.log")
+        self.ui = Proc("ui", settings_env(u), u.metrics_port, tmp_path / "ui.log")
+        self.panel = panel(f"ws://{u.ui_host}:{u.ui_port}/ws")
+        self._panel_started = False
+
+    async def __aenter__(self) -> HalvedCall:
+        try:
+            await asyncio.to_thread(self.worker.wait_ready)
+            await asyncio.to_thread(self.ui.wait_ready)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._panel_started:
+            await self.panel.stop()
+        self.worker.stop()
+        self.ui.stop()
+
+    @property
+    def procs(self) -> tuple[Proc, Proc]:
+        return self.worker, self.ui
+
+    async def first_half(self, bus: Bus) -> None:
+        await bus.send(self.s.topic_events, self.call_id, CallEvent(
+            call_id=self.call_id, kind="started", ts=time.time(), agent_id="agent-1", language="en").to_bytes())
+        self.panel.start()
+        self._panel_started = True
+        for d in self.first:
+            await bus.send(self.s.topic_transcripts, self.call_id, seg_record(self.call_id, d))
+
+    async def second_half(self, bus: Bus) -> None:
+        for d in self.second:
+            await bus.send(self.s.topic_transcripts, self.call_id, seg_record(self.call_id, d))
+        await bus.send(self.s.topic_events, self.call_id, CallEvent(
+            call_id=self.call_id, kind="ended", ts=time.time(), duration=60.0).to_bytes())
+
+    def summary(self, bus: Bus) -> CallSummary:
+        """The QA summary that holds every segment of the call (wait for it first)."""
+        return next(r for r in bus.records("qa_calls") if len(r.transcript) == len(self.script))
+
+    def has_summary(self, bus: Bus) -> bool:
+        return any(len(r.transcript) == len(self.script) for r in bus.records("qa_calls"))

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from broker_proxy import BrokerProxy
-from fault_support import Bus, Panel, Proc, dialogue, seg_record, settings_env
+from fault_support import Bus, HalvedCall
 from ingest_support import TOKEN, auth, call_ended, next_json, open_message, read_back
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
@@ -33,7 +33,6 @@ from websockets.asyncio.client import connect
 from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
-from streams.contract.records import CallEvent
 from streams.platform.broker import EmbeddedBroker, free_port
 from streams.platform.kafka_clients import ensure_topics
 from streams.platform.stream_settings import StreamsSettings
@@ -103,55 +102,34 @@ async def test_streams_worker_and_ui_ride_out_a_broker_outage(
     u: UiSettings = make_settings(UiSettings, broker_url=proxied_broker.address, log_level="WARNING",
                                   ui_port=free_port(), metrics_port=free_port(), ui_users_file=DEMO_USERS_FILE)
     await ensure_topics(s)
-    script = dialogue("en_misselling")
-    first, second = script[:7], script[7:]
-    call = f"call-{uuid.uuid4().hex[:6]}"
-    sids = [f"{call}:{d['segment_id']}" for d in script]
-    worker = Proc("streams", settings_env(s), s.metrics_port, tmp_path / "streams.log")
-    ui = Proc("ui", settings_env(u), u.metrics_port, tmp_path / "ui.log")
-    panel = Panel(f"ws://{u.ui_host}:{u.ui_port}/ws")
-    try:
-        await asyncio.to_thread(worker.wait_ready)
-        await asyncio.to_thread(ui.wait_ready)
-        async with Bus(s) as bus:
-            await bus.send(s.topic_events, call, CallEvent(call_id=call, kind="started", ts=time.time(),
-                                                           agent_id="agent-1", language="en").to_bytes())
-            panel.start()
-            for d in first:
-                await bus.send(s.topic_transcripts, call, seg_record(call, d))
-            want_first = {f"{call}:{d['segment_id']}" for d in first if d["gold_alerts"]}
-            await bus.wait_for(lambda: want_first <= {a["segment_id"] for a in panel.alerts.values()}
-                               and len(panel.finals()) == len(first), 60, worker, ui)
+    async with HalvedCall(s, u, tmp_path, "en_misselling") as call, Bus(s) as bus:
+        worker, ui, panel = call.worker, call.ui, call.panel
+        await call.first_half(bus)
+        want_first = {f"{call.call_id}:{d['segment_id']}" for d in call.first if d["gold_alerts"]}
+        await bus.wait_for(lambda: want_first <= {a["segment_id"] for a in panel.alerts.values()}
+                           and len(panel.finals()) == len(call.first), 60, *call.procs)
 
-            await asyncio.to_thread(proxied_broker.cut)
-            down_until = time.monotonic() + OUTAGE_S
-            while time.monotonic() < down_until:
-                for proc in (worker, ui):
-                    assert proc.proc.poll() is None, f"{proc.component} died in the outage:\n{proc.tail()}"
-                    assert proc.get("/healthz")[0] == 200  # liveness must not restart every pod at once
-                await asyncio.sleep(1.0)
-            await asyncio.to_thread(proxied_broker.restore)
+        await asyncio.to_thread(proxied_broker.cut)
+        down_until = time.monotonic() + OUTAGE_S
+        while time.monotonic() < down_until:
+            for proc in call.procs:
+                assert proc.proc.poll() is None, f"{proc.component} died in the outage:\n{proc.tail()}"
+                assert proc.get("/healthz")[0] == 200  # liveness must not restart every pod at once
+            await asyncio.sleep(1.0)
+        await asyncio.to_thread(proxied_broker.restore)
 
-            for d in second:
-                await bus.send(s.topic_transcripts, call, seg_record(call, d))
-            await bus.send(s.topic_events, call, CallEvent(call_id=call, kind="ended", ts=time.time(),
-                                                           duration=60.0).to_bytes())
-            await bus.wait_for(lambda: any(len(r.transcript) == len(script) for r in bus.records("qa_calls")),
-                               90, worker, ui)
-            want_alerts = {sid for sid, d in zip(sids, script, strict=True) if d["gold_alerts"]}
-            await bus.wait_for(lambda: panel.finals() == sorted(sids)
-                               and want_alerts <= {a["segment_id"] for a in panel.alerts.values()}, 60, worker, ui)
+        await call.second_half(bus)
+        await bus.wait_for(lambda: call.has_summary(bus), 90, *call.procs)
+        want_alerts = {sid for sid, d in zip(call.sids, call.script, strict=True) if d["gold_alerts"]}
+        await bus.wait_for(lambda: panel.finals() == sorted(call.sids)
+                           and want_alerts <= {a["segment_id"] for a in panel.alerts.values()}, 60, *call.procs)
         assert worker.get("/readyz")[0] == 200 and ui.get("/readyz")[0] == 200
         assert panel.connections == 1  # the agent's socket never depended on the broker
-    finally:
-        await panel.stop()
-        worker.stop()
-        ui.stop()
 
-    summary = next(r for r in bus.records("qa_calls") if len(r.transcript) == len(script))
+    summary = call.summary(bus)
     # the table survived: the first half (processed before the outage) is in the call, each segment once
-    assert [x.segment_id for x in summary.transcript] == sids
+    assert [x.segment_id for x in summary.transcript] == call.sids
     assert summary.agent_id == "agent-1"
     shown = {a.alert_id: a for a in bus.records("alerts")}
-    for sid, d in zip(sids, script, strict=True):
+    for sid, d in zip(call.sids, call.script, strict=True):
         assert set(d["gold_alerts"]) <= {a.rule_id for a in shown.values() if a.segment_id == sid}, sid

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from fault_support import Bus, Panel, Proc, dialogue, seg_record, settings_env
+from fault_support import Bus, HalvedCall, Panel
 from ingest_support import TOKEN, auth, call_ended, next_json, open_message, read_back
 from kafka_support import topic_layout
 from prometheus_client import CollectorRegistry
@@ -39,7 +39,6 @@ from assist_ui.settings import DEMO_USERS_FILE, UiSettings
 from pipeline.ingest.service import IngestService
 from pipeline.ingest.settings import IngestSettings
 from streams.contract.audio import AudioFrame
-from streams.contract.records import CallEvent
 from streams.platform.broker import free_port
 from streams.platform.kafka_broker import KafkaCluster
 from streams.platform.kafka_clients import ensure_topics, make_consumer, make_producer, start_client
@@ -205,55 +204,35 @@ async def test_streams_and_panel_ride_out_a_broker_kill_and_restart(
     u = _settings(UiSettings, single_kafka, tmp_path, suffix, log_level="WARNING", ui_port=free_port(),
                   metrics_port=free_port(), ui_users_file=DEMO_USERS_FILE)
     await ensure_topics(s)
-    script = dialogue("en_misselling")
-    first, second = script[:7], script[7:]
-    call = f"call-{uuid.uuid4().hex[:6]}"
-    sids = [f"{call}:{d['segment_id']}" for d in script]
-    worker = Proc("streams", settings_env(s), s.metrics_port, tmp_path / "streams.log")
-    ui = Proc("ui", settings_env(u), u.metrics_port, tmp_path / "ui.log")
-    panel = CountingPanel(f"ws://{u.ui_host}:{u.ui_port}/ws")
-    try:
-        await asyncio.to_thread(worker.wait_ready)
-        await asyncio.to_thread(ui.wait_ready)
-        async with Bus(s) as bus:
-            await bus.send(s.topic_events, call, CallEvent(call_id=call, kind="started", ts=time.time(),
-                                                           agent_id="agent-1", language="en").to_bytes())
-            panel.start()
-            for d in first:
-                await bus.send(s.topic_transcripts, call, seg_record(call, d))
-            await bus.wait_for(lambda: len(panel.finals()) == len(first), 60, worker, ui)
-            single_kafka.kill(1)
-            down_at = time.monotonic()
-            await asyncio.to_thread(single_kafka.restart, 1)
-            down_s = time.monotonic() - down_at
-            for proc in (worker, ui):
-                assert proc.proc.poll() is None, f"{proc.component} died:\n{proc.tail()}"
-            resumed_at = time.monotonic()
-            for d in second:
-                await bus.send(s.topic_transcripts, call, seg_record(call, d))
-            await bus.send(s.topic_events, call, CallEvent(call_id=call, kind="ended", ts=time.time(),
-                                                           duration=60.0).to_bytes())
-            await bus.wait_for(lambda: panel.finals() == sorted(sids), 120, worker, ui)
-            panel_s = time.monotonic() - resumed_at
-            await bus.wait_for(lambda: any(len(r.transcript) == len(script) for r in bus.records("qa_calls")),
-                               90, worker, ui)
-            summary_s = time.monotonic() - resumed_at
-            await bus.poll(2.0)  # late duplicates, if any
-        assert worker.get("/readyz")[0] == 200 and ui.get("/readyz")[0] == 200
-    finally:
-        await panel.stop()
-        worker.stop()
-        ui.stop()
-    summary = next(r for r in bus.records("qa_calls") if len(r.transcript) == len(script))
+    async with HalvedCall(s, u, tmp_path, "en_misselling", panel=CountingPanel) as call, Bus(s) as bus:
+        panel = call.panel
+        assert isinstance(panel, CountingPanel)
+        await call.first_half(bus)
+        await bus.wait_for(lambda: len(panel.finals()) == len(call.first), 60, *call.procs)
+        single_kafka.kill(1)
+        down_at = time.monotonic()
+        await asyncio.to_thread(single_kafka.restart, 1)
+        down_s = time.monotonic() - down_at
+        for proc in call.procs:
+            assert proc.proc.poll() is None, f"{proc.component} died:\n{proc.tail()}"
+        resumed_at = time.monotonic()
+        await call.second_half(bus)
+        await bus.wait_for(lambda: panel.finals() == sorted(call.sids), 120, *call.procs)
+        panel_s = time.monotonic() - resumed_at
+        await bus.wait_for(lambda: call.has_summary(bus), 90, *call.procs)
+        summary_s = time.monotonic() - resumed_at
+        await bus.poll(2.0)  # late duplicates, if any
+        assert call.worker.get("/readyz")[0] == 200 and call.ui.get("/readyz")[0] == 200
+    summary = call.summary(bus)
     shown = {a.alert_id: a for a in bus.records("alerts")}
     print(f"\n[fault 1b] Kafka SIGKILL+restart between halves of a call: broker down {down_s:.1f} s; second half on "
           f"the panel {panel_s:.1f} s and a complete QA summary {summary_s:.1f} s after the restart; "
-          f"finals on the panel {len(panel.finals())}/{len(sids)}, pushes per final "
+          f"finals on the panel {len(panel.finals())}/{len(call.sids)}, pushes per final "
           f"{sorted(set(panel.final_pushes.values()))}, socket connections {panel.connections}, alerts {len(shown)}")
-    assert panel.finals() == sorted(sids)
+    assert panel.finals() == sorted(call.sids)
     assert all(n == 1 for n in panel.final_pushes.values()), panel.final_pushes  # exactly once
-    assert [x.segment_id for x in summary.transcript] == sids  # the table kept the first half
-    for sid, d in zip(sids, script, strict=True):
+    assert [x.segment_id for x in summary.transcript] == call.sids  # the table kept the first half
+    for sid, d in zip(call.sids, call.script, strict=True):
         assert set(d["gold_alerts"]) <= {a.rule_id for a in shown.values() if a.segment_id == sid}, sid
 
 
