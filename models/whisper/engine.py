@@ -186,8 +186,13 @@ class WhisperEngine(UtteranceDecoder):
                 raise ValueError(f"language {req.language!r} is not one of {self.config.languages}")
             # Unknown-language requests go one by one: the alignment step needs one
             # start sequence (with the language token) per model call.
-            # one prompt per model call: a group shares language and domain vocabulary
-            key = f"{req.language}\0{req.domain}" if req.language is not None else f"?{i}"
+            # one prompt per model call: a group shares language and domain vocabulary; and its
+            # encoder window, because a batch is padded to its widest member and Whisper then
+            # writes other text (bench.asr_batching: 21 of 40 finals of the sample call changed
+            # in batches of 8 by arrival, 1 of 40 with one window per batch, which also cost no
+            # more CPU than one at a time; docs/asr.md)
+            width = self.encoder_window_of(req)
+            key = f"{req.language}\0{req.domain}\0{width}" if req.language is not None else f"?{i}"
             groups.setdefault(key, []).append(i)
         with self._lock:
             for idx in groups.values():
@@ -201,6 +206,10 @@ class WhisperEngine(UtteranceDecoder):
         feats = self._model.feature_extractor(audio)
         n = max(1, min(len(audio) // HOP, MAX_FRAMES))
         return feats[:, :n], n
+
+    def encoder_window_of(self, req: DecodeRequest) -> int:
+        """The encoder width (feature frames) ``req`` is decoded with when alone in its batch."""
+        return self._window(max(1, min(len(req.audio) // HOP, MAX_FRAMES)))
 
     def _window(self, n_frames: int) -> int:
         if self.config.encoder_window == "full":
