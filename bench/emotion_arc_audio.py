@@ -41,16 +41,23 @@ ARCS = ("calm", "escalating", "de_escalated", "upset_throughout")
 # the calm real recordings of the steadiness tests (tests/integration/test_emotion_steadiness.py)
 REAL_FILES = ("speech/en_8k_ivr_basic-pbx-ivr-main.wav", "speech/en_jfk.flac", "speech/zh_azure_zhcn_continuous_mode_sample.wav",
               "speech/zh_wenetspeech_meeting_T0000000001.wav", "calls/auto_repairs_40_caller.wav")
+SAMPLE_TRANSCRIPT = Path(__file__).resolve().parents[1] / "tests" / "data" / "dialogues" / "sample_auto_repairs_40.jsonl"
 N_CLIPS = 8  # clips per half (calm-only / angry-only use 2 * N_CLIPS... capped by what a speaker has)
 
 
-def arc_of_readings(assistant: Assistant, call_id: str, readings: list[EmotionReading]) -> dict:
+def arc_of_readings(assistant: Assistant, call_id: str, readings: list[EmotionReading],
+                    transcript: list[dict] | None = None) -> dict:
+    """The arc of the stored call the streams worker builds from these readings (and, when
+    given, the call's customer lines: the summary reads them from the stored transcript)."""
     stored: dict | None = None
     for r in readings:
         _, new = apply_record(assistant, "emotion", r, stored)
         stored = new if new is not None else stored
     state = CallState.from_dict(stored) if stored else CallState(call_id)
-    return summarise(assistant.summary(state))["emotion"]
+    call = assistant.summary(state)
+    if transcript is not None:
+        call["transcript"] = transcript
+    return summarise(call)["emotion"]
 
 
 def _join(paths: list[Path], condition: str) -> tuple[np.ndarray, int]:
@@ -105,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         e = arc_of_readings(assistant, label, run_channel(model, y, sr, label, "customer"))
         real.append({"recording": label, "arc": e["arc"],
                      "seconds": round(y.size / sr, 1), "start": e["start"], "peak": e["peak"], "end": e["end"],
+                     "reasons": e["reasons"]})
+        print(json.dumps(real[-1], ensure_ascii=False), flush=True)
+    # the bundled real call: its real voice readings with its real transcript (Whisper base on
+    # the same file, tests/data/dialogues/sample_auto_repairs_40.jsonl), as the summary sees it
+    caller = args.data / "calls" / "auto_repairs_40_caller.wav"
+    if caller.exists() and SAMPLE_TRANSCRIPT.exists():
+        y, sr = _join([caller], args.condition)
+        lines = [json.loads(x) for x in SAMPLE_TRANSCRIPT.read_text(encoding="utf-8").splitlines() if x.strip()]
+        segs = [x for x in lines if "segment_id" in x and "text" in x]
+        e = arc_of_readings(assistant, "sample", run_channel(model, y, sr, "sample", "customer"), segs)
+        real.append({"recording": "calls/auto_repairs_40_caller.wav + its transcript", "arc": e["arc"],
+                     "evidence": e["evidence"], "start": e["start"], "peak": e["peak"], "end": e["end"],
                      "reasons": e["reasons"]})
         print(json.dumps(real[-1], ensure_ascii=False), flush=True)
     acted = sum(sum(v.values()) for v in confusion.values())
