@@ -8,7 +8,13 @@ its reason for calling is compared with the annotation: the dialogue's first cus
 ``gold_intent`` other than "none" (a call with no such line must get no intent).  On the dialogues
 annotated with ``summary_commitments`` / ``summary_outcome`` (the held-out split; the manifest says
 how) the agent's commitments are scored per call and kind (precision / recall of the kinds found)
-and the outcome by accuracy.  The emotion arc has no annotation and is not scored.
+and the outcome by accuracy.  The emotion arc is scored on every dialogue by accuracy against its
+``summary_arc`` (calm / escalating / de_escalated / upset_throughout, annotated from the customer's
+lines as text; the definitions are in the manifest header): ``arc_accuracy`` with the evidence a
+stored call has (the customer's words and the dialogue's voice windows, which are synthetic, angry
+throughout where present), ``arc_words_only_accuracy`` with the voice windows removed; ``--show``
+lists each wrong arc with its reasons.  Thresholds were set on the dev split only; held-out is the
+claim.  The voice side on real audio is ``bench.emotion_arc_audio``.
 """
 
 from __future__ import annotations
