@@ -106,6 +106,13 @@ def test_a_reading_between_turns_belongs_to_the_earlier_phase() -> None:
     assert got["arc"] == "de_escalated" and got["reasons"] == ["middle: voice agitated"]
 
 
+def test_a_single_line_is_the_start_and_the_end() -> None:
+    assert customer_arc(_lines(["This is outrageous, I will sue you."]), [])["arc"] == "upset_throughout"
+    assert customer_arc(_lines(["Thanks, bye."]), [])["arc"] == "calm"
+    assert customer_arc([], _voice([ANGRY]))["arc"] == "upset_throughout"
+    assert customer_arc(_lines(["Thanks, bye."]), _voice([ANGRY] * 4, step=1.0))["arc"] == "upset_throughout"
+
+
 def test_no_customer_evidence_is_unknown() -> None:
     got = customer_arc(_lines(CALM_EN, channel="agent"), [{"channel": "agent", "at": 1, "arousal": 0.9, "state": "agitated"}])
     assert got == {"arc": "unknown", "start": None, "peak": None, "end": None, "evidence": "none", "reasons": []}
