@@ -60,14 +60,14 @@ def arc_of_readings(assistant: Assistant, call_id: str, readings: list[EmotionRe
     return summarise(call)["emotion"]
 
 
-def _join(paths: list[Path], condition: str) -> tuple[np.ndarray, int]:
+def join_clips(paths: list[Path], condition: str) -> tuple[np.ndarray, int]:
     clips = [condition_audio(*load_audio(p), condition) for p in paths]
     sr = clips[0][1]
     gap = np.zeros(int(sr * GAP_S), np.float32)
     return np.concatenate([np.concatenate([c.astype(np.float32), gap]) for c, _ in clips]), sr
 
 
-def _plans(calm: list[Path], angry: list[Path]) -> Iterator[tuple[str, list[Path]]]:
+def acted_plans(calm: list[Path], angry: list[Path]) -> Iterator[tuple[str, list[Path]]]:
     n = min(N_CLIPS, len(calm) // 2, len(angry) // 2)
     yield "calm", calm[: 2 * n]
     yield "escalating", calm[:n] + angry[:n]
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     assistant = Assistant.from_files()
     confusion: dict[str, dict[str, int]] = {a: {} for a in ARCS}
     for name, calm, angry in speakers(args.data, [a for a in args.ravdess.split(",") if a]):
-        for want, paths in _plans(calm, angry):
-            y, sr = _join(paths, args.condition)
+        for want, paths in acted_plans(calm, angry):
+            y, sr = join_clips(paths, args.condition)
             call_id = f"{name}:{want}"
             e = arc_of_readings(assistant, call_id, run_channel(model, y, sr, call_id, "customer"))
             confusion[want][e["arc"]] = confusion[want].get(e["arc"], 0) + 1
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, files in recordings:
         if not files or not files[0].exists():
             continue
-        y, sr = _join(files, args.condition)
+        y, sr = join_clips(files, args.condition)
         e = arc_of_readings(assistant, label, run_channel(model, y, sr, label, "customer"))
         real.append({"recording": label, "arc": e["arc"],
                      "seconds": round(y.size / sr, 1), "start": e["start"], "peak": e["peak"], "end": e["end"],
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     # the same file, tests/data/dialogues/sample_auto_repairs_40.jsonl), as the summary sees it
     caller = args.data / "calls" / "auto_repairs_40_caller.wav"
     if caller.exists() and SAMPLE_TRANSCRIPT.exists():
-        y, sr = _join([caller], args.condition)
+        y, sr = join_clips([caller], args.condition)
         lines = [json.loads(x) for x in SAMPLE_TRANSCRIPT.read_text(encoding="utf-8").splitlines() if x.strip()]
         segs = [x for x in lines if "segment_id" in x and "text" in x]
         e = arc_of_readings(assistant, "sample", run_channel(model, y, sr, "sample", "customer"), segs)
