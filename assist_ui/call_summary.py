@@ -5,7 +5,8 @@ builds: the reason for calling (the knowledge-base intent first raised by the cu
 words, with the utterance that raised it), what the customer asked (their requests and
 questions, quoted), what the agent committed to (callbacks, documents, refunds,
 escalations/tickets, follow-ups — quoted), the outcome (from commitments and closing words),
-the alerts (by severity and rule) and the customer's emotion arc. Everything quoted is the
+the alerts (by severity and rule) and the customer's emotion arc (voice and words:
+``assist_ui.emotion_arc``). Everything quoted is the
 already-redacted transcript text, so the summary holds no PII either.
 """
 
@@ -15,8 +16,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from assist_ui.emotion_arc import customer_arc
 from streams.contract.vocab import severity_rank
 from streams.matching.text import cjk_share
+from streams.matching.valence import Lexicon
 
 _ASK = {
     "zh": re.compile(r"[？?]|吗|能不能|可不可以|可以.*吗|怎么|为什么|请问|我要|我想|帮我|麻烦|希望|要求"),
@@ -89,26 +92,7 @@ def reason_for_calling(call: Mapping[str, Any]) -> dict[str, Any]:
     return {"intent": "", "title": "", "said": (opening or {}).get("text", "")}
 
 
-def _arc(call: Mapping[str, Any]) -> dict[str, Any]:
-    pts = sorted((p for p in call.get("emotion") or [] if p.get("channel", "customer") == "customer"
-                  and isinstance(p.get("arousal"), (int, float))), key=lambda p: p.get("at", p.get("start", 0)))
-    if not pts:
-        return {"arc": "unknown", "start": None, "peak": None, "end": None}
-    vals = [float(p["arousal"]) for p in pts]
-    k = max(1, len(vals) // 3)
-    start, end, peak = sum(vals[:k]) / k, sum(vals[-k:]) / k, max(vals)
-    if start >= 0.6 and end >= 0.6:
-        arc = "upset_throughout"
-    elif end - start >= 0.15:
-        arc = "escalating"
-    elif peak >= 0.6 and end <= peak - 0.2:
-        arc = "de_escalated"
-    else:
-        arc = "calm"
-    return {"arc": arc, "start": round(start, 2), "peak": round(peak, 2), "end": round(end, 2)}
-
-
-def summarise(call: Mapping[str, Any], max_items: int = 5) -> dict[str, Any]:
+def summarise(call: Mapping[str, Any], max_items: int = 5, lexicon: Lexicon | None = None) -> dict[str, Any]:
     lang = _lang(call)
     labels = _LABELS[lang]
     segs = sorted(call.get("transcript") or [], key=lambda s: s.get("start", 0))
@@ -134,7 +118,7 @@ def summarise(call: Mapping[str, Any], max_items: int = 5) -> dict[str, Any]:
     else:
         outcome = "unresolved" if _UNRESOLVED[lang].search(tail) else "resolved"
     alerts = sorted(call.get("alerts") or [], key=lambda a: -severity_rank(a.get("severity", "")))
-    arc = _arc(call)
+    arc = customer_arc(segs, call.get("emotion") or [], lexicon, lang)
     return {
         "language": lang,
         "reason": reason_for_calling(call),

@@ -17,7 +17,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from streams.assist import provisional, risk, strategy
 from streams.assist.callstate import CallState, EmotionMark, EmotionPoint
 from streams.assist.customer_state import customer_words, fuse
-from streams.assist.valence import Lexicon, load_lexicon
 from streams.compliance.engine import AlertDraft, ComplianceEngine
 from streams.compliance.rules import load_rules
 from streams.compliance.source import DEFAULT_RULES
@@ -27,6 +26,7 @@ from streams.kb.source import DEFAULT_KB
 from streams.matching import text as textproc
 from streams.matching.segment import Segment
 from streams.matching.text import has_cjk, normalize
+from streams.matching.valence import Lexicon, load_lexicon
 
 EVIDENCE_MAX_CHARS = 240
 CONTEXT_MAX_AGE_S = 120.0

@@ -2,7 +2,7 @@
 
 Inputs are what the call state already holds: the latest customer emotion window (voice
 arousal, the voice model's stable state) and the valence cues found in the customer's
-recent final transcript (streams.assist.valence).  The output names its reasons, so the agent
+recent final transcript (streams.matching.valence).  The output names its reasons, so the agent
 sees *why* ("voice raised · words: 投诉, 12378"), and QA can check it.
 
 Rules (kept simple and explicit, since no labelled real calls exist to fit weights on):
@@ -24,8 +24,8 @@ from streams.assist.memory import ValenceMemory, WordCue
 
 if TYPE_CHECKING:
     from streams.assist.callstate import CallState, EmotionMark
-    from streams.assist.valence import Lexicon
     from streams.matching.segment import Segment
+    from streams.matching.valence import Lexicon
 
 WORD_MEMORY_S = 60.0
 RAISED_AROUSAL = 0.6  # smoothed voice arousal at which the voice counts as raised

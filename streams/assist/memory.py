@@ -40,7 +40,7 @@ class StrategyMemory:
 
 @dataclass(frozen=True, slots=True)
 class WordCue:
-    """A valence cue the customer said (streams.assist.valence), at call time ``at``."""
+    """A valence cue the customer said (streams.matching.valence), at call time ``at``."""
 
     at: float
     term: str

@@ -29,7 +29,6 @@ from prometheus_client import CollectorRegistry
 
 from streams.assist.assistant import Assistant, Outputs
 from streams.assist.step import apply_record
-from streams.assist.valence import lexicon_source
 from streams.compliance.source import rules_source
 from streams.contract.codec import RecordDecodeError, build, decode
 from streams.contract.records import (
@@ -44,6 +43,7 @@ from streams.contract.records import (
 )
 from streams.kb.source import kb_source
 from streams.matching import text as textproc
+from streams.matching.valence import lexicon_source
 from streams.platform.lag import ConsumerLag
 from streams.platform.stream_settings import StreamsSettings
 from streams.worker.faust_app import make_app

@@ -93,6 +93,9 @@ async def test_qa_call_page_plays_in_sync_and_redacted(ui_process):  # noqa: F81
             await expect(qa.locator("#summary .sum-reason")).to_contain_text("理财产品退款政策")
             await expect(qa.locator("#summary .sum-committed")).to_contain_text("退款")
             await expect(qa.locator("#summary .sum-outcome")).to_contain_text("已升级")  # a complaint in the closing lines + a logged request
+            # the emotion arc from the voice and the customer's words, with what counted, in Mandarin
+            await expect(qa.locator("#summary .sum-emotion")).to_contain_text("始终不满")
+            await expect(qa.locator("#summary .sum-emotion .sum-arc-reasons")).to_contain_text("结尾: 用词 投诉")
             # the deadline alert: once, at call level, with its deadline, never under the lines
             missing = qa.locator("#missing .missing-alert")
             await expect(missing).to_have_count(1)

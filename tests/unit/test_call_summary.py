@@ -42,7 +42,8 @@ def test_english_call_summary_without_kb_hit() -> None:
     s = summarise(call)
     assert s["language"] == "en" and s["reason"]["intent"] == "" and s["reason"]["said"].startswith("Hi, I'd like")
     assert len(s["customer_asked"]) == 1 and s["agent_committed"] == []
-    assert s["outcome"] == "resolved" and s["emotion"]["arc"] == "unknown"
+    assert s["outcome"] == "resolved"
+    assert s["emotion"]["arc"] == "calm" and s["emotion"]["evidence"] == "words"  # no voice readings: the words alone
 
 
 def test_gold_reason_is_the_first_customer_intent() -> None:

@@ -10,7 +10,7 @@ import pytest
 from streams.assist.callstate import EmotionMark
 from streams.assist.customer_state import fuse, note_cues
 from streams.assist.memory import ValenceMemory
-from streams.assist.valence import DEFAULT_LEXICON, lexicon_source, load_lexicon
+from streams.matching.valence import DEFAULT_LEXICON, lexicon_source, load_lexicon
 from streams.matching.versioned import FileFormatError
 
 pytestmark = pytest.mark.unit

@@ -29,7 +29,10 @@ export function renderSummary(summary, playFrom) {
     row('outcome', el('strong', { className: 'data' }, summary.outcome_label)),
     row('alerts', summary.alerts.length ? SEVERITIES.filter((s) => sevs[s]).map((s) => sevLabel(s) + ' ' + sevs[s]).join(' · ')
       : t('sum_none')),
-    row('emotion', el('span', { className: 'data' }, e.label), e.peak !== null ? ` (${e.start} → ${e.peak} → ${e.end})` : ''));
+    // the arc's voice arousal (start → peak → end) when there were voice readings, and what
+    // counted per phase (voice agitated, the customer's words), already in the call's language
+    row('emotion', el('span', { className: 'data' }, e.label), e.peak !== null ? ` (${e.start ?? '–'} → ${e.peak} → ${e.end ?? '–'})` : '',
+      (e.reasons || []).length ? el('span', { className: 'muted data sum-arc-reasons' }, ' · ' + e.reasons.join(' · ')) : ''));
 }
 
 // ctx: {user, callId, onCard(card) after a saved override, fail(message)}
