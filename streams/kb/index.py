@@ -30,6 +30,7 @@ import numpy as np
 from streams.kb import calibration
 from streams.kb.fit import RankFn, fit_index_calibration
 from streams.kb.model import Entry, KnowledgeBase
+from streams.matching.meaning import negated_before
 from streams.matching.phrases import PhraseMatcher, PhraseSpec
 from streams.matching.text import NormText, normalize, retrieval_tokens, unique
 
@@ -226,8 +227,8 @@ class KBIndex:
         for m in self._kw.find(norm):
             ei = int(m.key)
             said = norm.orig_text(m.start, m.end)
-            if said in kw_found.get(ei, []):
-                continue
+            if said in kw_found.get(ei, []) or negated_before(norm.text, m.start):
+                continue  # said twice, or denied ("no complaints", 没有投诉): no more evidence
             kw_found.setdefault(ei, []).append(said)
             kw_miss[ei] *= 1.0 - self._kw_weight.get(_norm_text(m.phrase), 0.0)
         kw_score = 1.0 - kw_miss
