@@ -227,8 +227,10 @@ class KBIndex:
         for m in self._kw.find(norm):
             ei = int(m.key)
             said = norm.orig_text(m.start, m.end)
-            if said in kw_found.get(ei, []) or negated_before(norm.text, m.start):
-                continue  # said twice, or denied ("no complaints", 没有投诉): no more evidence
+            if said in kw_found.get(ei, []):
+                continue
+            if not self.kb.entries[ei].denied_keywords_count and negated_before(norm.text, m.start):
+                continue  # "no complaints", 没有投诉: the caller says the opposite
             kw_found.setdefault(ei, []).append(said)
             kw_miss[ei] *= 1.0 - self._kw_weight.get(_norm_text(m.phrase), 0.0)
         kw_score = 1.0 - kw_miss

@@ -24,6 +24,10 @@ class Entry(BaseModel):
     answer: LangText
     links: list[str] = []
     tags: list[str] = []
+    # a keyword said under a negation ("I have no complaints", 没有投诉) is no evidence for this
+    # entry: for entries whose keyword names the caller's act (complaining).  Off by default:
+    # "is it not covered?" is still a coverage question
+    denied_keywords_count: bool = True
 
     @model_validator(mode="after")
     def _content(self) -> Entry:

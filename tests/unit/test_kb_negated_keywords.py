@@ -1,6 +1,7 @@
-"""A KB keyword said under a negation ("I have no complaints", 没有投诉) is no evidence for its
-entry (streams.kb.index): the complaint article is not suggested to a caller who says they
-have none, and the entries still win when the keyword is said plainly."""
+"""A KB keyword said under a negation ("I have no complaints", 没有投诉) is no evidence for an
+entry marked ``denied_keywords_count: false`` (streams.kb.index): the complaint article is not
+suggested to a caller who says they have none; it still wins when the keyword is said plainly,
+and unmarked entries (coverage) keep their denied keywords."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def test_the_keyword_is_found_again_without_the_negation(index: KBIndex) -> None
     said = index.search("complaints")
     score = {h.entry.intent: h.raw_score for h in denied}.get("complaint", 0.0)
     assert {h.entry.intent: h.raw_score for h in said}["complaint"] > score
+
+
+@pytest.mark.parametrize("text", ["is hospital treatment not covered by my policy?", "这个不在保障范围内吗"])
+def test_entries_without_the_flag_keep_their_denied_keywords(index: KBIndex, text: str) -> None:
+    # a coverage question is still one when it is asked in the negative
+    assert all(e.denied_keywords_count for e in index.kb.entries if e.intent == "coverage_question")
+    assert "coverage_question" in _suggested(index, text)
