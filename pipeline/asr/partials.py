@@ -54,6 +54,15 @@ class PartialDecoder:
         revision stays: the final of the closed utterance is numbered after it."""
         self._agreement = None
 
+    def carry_over(self, cut: int) -> LocalAgreement | None:
+        """Before a forced split at sample ``cut``: the agreement state of what follows the cut
+        (hand it to :meth:`resume_with` once the next utterance is open)."""
+        return self._agreement.carry_over(cut / SR) if self._agreement is not None else None
+
+    def resume_with(self, agreement: LocalAgreement | None) -> None:
+        """The utterance after a forced split keeps the words already stable after the cut."""
+        self._agreement = agreement
+
     @property
     def active(self) -> bool:
         """A partial decode of the current open utterance is under way or has been applied."""
