@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.asr_support import RESULTS, SPEECH, load_call, pct  # noqa: E402
+from bench.asr_support import CALL, RESULTS, SPEECH, load_call, pct  # noqa: E402
 from models.whisper.decoding import DecodeRequest  # noqa: E402
 from pipeline.asr.agreement import word_key  # noqa: E402
 from pipeline.asr.calls import ChannelInput  # noqa: E402
@@ -39,6 +39,7 @@ from pipeline.asr.offline import AudioFile, frames, read_audio  # noqa: E402
 from pipeline.asr.stream import SR, WINDOW, ChannelStream, SegmentOut  # noqa: E402
 
 RULES = ROOT / "bench" / "data" / "bench_rules.yaml"
+BUNDLED = ROOT / "pipeline" / "samples"  # the same call as 8 kHz µ-law: what `callassist bench` replays
 
 
 @dataclass
@@ -129,8 +130,10 @@ def phrase_latencies(rep: Replay, phrases: dict[str, list[list[str]]]) -> list[d
     return sorted(rows, key=lambda r: r["phrase_end"])
 
 
-def contradicted(rep: Replay) -> tuple[int, int]:
-    """(stable words of each utterance's last partial, how many of them the final does not have)."""
+def contradicted(rep: Replay, examples: list[str] | None = None) -> tuple[int, int]:
+    """(stable words of each utterance's last partial, how many of them the final does not have).
+
+    ``examples`` collects each disagreement as "stable words -> final words"."""
     last: dict[str, SegmentOut] = {}
     for _, seg in rep.partials:
         last[seg.segment_id] = seg
@@ -139,12 +142,35 @@ def contradicted(rep: Replay) -> tuple[int, int]:
     for sid, part in last.items():
         skeys = [k for k in (word_key(w.text) for w in stable_words(part)) if k]
         fin = finals.get(sid)
-        fkeys = [k for k in (word_key(w.text) for w in fin.words)] if fin else []
-        fkeys = [k for k in fkeys if k]
-        matched = sum(b.size for b in difflib.SequenceMatcher(None, skeys, fkeys, autojunk=False).get_matching_blocks())
+        fkeys = [k for k in (word_key(w.text) for w in fin.words) if k] if fin else []
+        ops = difflib.SequenceMatcher(None, skeys, fkeys, autojunk=False).get_opcodes()
         total += len(skeys)
-        bad += len(skeys) - matched
+        for op, i1, i2, j1, j2 in ops:
+            if op in ("replace", "delete"):
+                bad += i2 - i1
+                if examples is not None:
+                    examples.append(f"{' '.join(skeys[i1:i2])} -> {' '.join(fkeys[j1:j2]) or '(nothing)'}")
     return total, bad
+
+
+def word_latencies(rep: Replay) -> list[float]:
+    """Per word of every final: its end → the audio time it was first in a partial's stable
+    words of the same utterance (aligned by word key), or the final's time if never."""
+    by_segment: dict[str, list[tuple[float, SegmentOut]]] = {}
+    for t, seg in rep.partials:
+        by_segment.setdefault(seg.segment_id, []).append((t, seg))
+    out = []
+    for t_final, fin in rep.finals:
+        words = [w for w in fin.words if word_key(w.text)]
+        fkeys = [word_key(w.text) for w in words]
+        at = [t_final] * len(words)
+        for t, part in by_segment.get(fin.segment_id, []):
+            skeys = [k for k in (word_key(w.text) for w in stable_words(part)) if k]
+            for b in difflib.SequenceMatcher(None, skeys, fkeys, autojunk=False).get_matching_blocks():
+                for j in range(b.b, b.b + b.size):
+                    at[j] = min(at[j], t)
+        out += [round(a - w.end, 3) for a, w in zip(at, words, strict=True)]
+    return out
 
 
 def _load_rules() -> dict[str, list[list[str]]]:
@@ -161,17 +187,20 @@ def _setup(args):
 
     settings = AsrSettings()
     engine, vad_factory = load_models(settings)
-    return engine, vad_factory, settings.transcriber_config(engine.device, partials=True).stream
+    stream = settings.transcriber_config(engine.device, partials=True).stream
+    if getattr(args, "lookback", None):  # absent from StreamConfig before issue 20's stability work
+        stream = replace(stream, partial_lookback=args.lookback)
+    return engine, vad_factory, stream
 
 
 def _trace(rep: Replay, segment: str) -> None:
     for t, seg in rep.partials:
-        if seg.segment_id in segment.split(","):
+        if any(seg.segment_id.startswith(x) for x in segment.split(",")):
             st = stable_words(seg)
             print(f"{t:7.2f}  stable: {''.join(w.text for w in st).strip()!r}")
             print(f"         tail  : {''.join(w.text for w in seg.words[len(st):]).strip()!r}")
     for t, seg in rep.finals:
-        if seg.segment_id in segment.split(","):
+        if any(seg.segment_id.startswith(x) for x in segment.split(",")):
             print(f"{t:7.2f}  FINAL : {seg.text!r}")
 
 
@@ -182,9 +211,11 @@ def _schedules(spec: str) -> list[tuple[float, float]]:
 
 def cmd_call(args) -> dict:
     engine, vad_factory, cfg = _setup(args)
-    audio = load_call(args.seconds)
+    audio = load_call(args.seconds, folder=BUNDLED if args.bundled else CALL)
     rules = _load_rules()
     rows, total, bad, n_partials, decodes = [], 0, 0, 0, 0
+    examples: list[str] = []
+    word_lat: list[float] = []
     # Several partial schedules: on a live worker the decode times shift with load, and a
     # phrase whose stability depends on where the partials happen to fall is a fragile one.
     for interval, first in _schedules(args.schedules):
@@ -197,17 +228,20 @@ def cmd_call(args) -> dict:
             rows.append(r)
             print(f"{r['schedule']:8} {r['rule']:16} {r['channel']:8} end {r['phrase_end']:7.2f}  "
                   f"+{r['latency_s']:5.2f} s  via {r['via']}  ({r['segment']})")
-        t, b = contradicted(rep)
+        word_lat += word_latencies(rep)
+        t, b = contradicted(rep, examples)
         total, bad, n_partials, decodes = total + t, bad + b, n_partials + len(rep.partials), decodes + rep.decodes
     lat = [r["latency_s"] for r in rows]
     summary = {"phrases": rows, "p50_s": round(pct(lat, 50), 2), "p95_s": round(pct(lat, 95), 2),
                "max_s": round(max(lat), 2) if lat else None,
                "via_partial": sum(r["via"] == "partial" for r in rows), "n": len(rows),
                "stable_words": total, "stable_contradicted": bad, "partials": n_partials,
-               "decodes": decodes, "schedules": args.schedules}
+               "decodes": decodes, "schedules": args.schedules, "contradictions": examples,
+               "word_to_stable_p50_s": round(pct(word_lat, 50), 2), "word_to_stable_p95_s": round(pct(word_lat, 95), 2)}
     print(f"phrase end → stable (audio time): p50 {summary['p50_s']} s, p95 {summary['p95_s']} s, "
           f"max {summary['max_s']} s; {summary['via_partial']}/{len(rows)} via partial; "
-          f"stable words contradicted by the final {bad}/{total}; {n_partials} partials")
+          f"stable words contradicted by the final {bad}/{total}; {n_partials} partials; word end → stable p50 "
+          f"{summary['word_to_stable_p50_s']} s, p95 {summary['word_to_stable_p95_s']} s")
     return summary
 
 
@@ -216,7 +250,8 @@ def cmd_clips(args) -> dict:
 
     engine, vad_factory, cfg = _setup(args)
     refs = json.loads((SPEECH / "refs.json").read_text())
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict] = {}
+    all_lat: list[float] = []
     for ref in refs:
         if args.names and not any(n in ref["file"] for n in args.names):
             continue
@@ -228,16 +263,24 @@ def cmd_clips(args) -> dict:
         elif len(audio.channels) > 1:
             audio = AudioFile(audio.call_id, audio.rate, {"agent": next(iter(audio.channels.values()))})
         rep = replay(engine, vad_factory, cfg, audio, ref["lang"])
-        total, bad = contradicted(rep)
+        examples: list[str] = []
+        total, bad = contradicted(rep, examples)
+        lat = word_latencies(rep)
+        all_lat += lat
         hyp = " ".join(s.text for _, s in sorted(rep.finals, key=lambda x: x[1].start))
         er = error_rate(ref["ref"], hyp, ref["lang"])
         out[ref["id"]] = {"stable_words": total, "contradicted": bad, "partials": len(rep.partials),
-                          "final_error_rate": round(er.rate, 4)}
+                          "final_error_rate": round(er.rate, 4), "contradictions": examples,
+                          "word_to_stable_p50_s": round(pct(lat, 50), 2), "word_to_stable_p95_s": round(pct(lat, 95), 2)}
         print(f"{ref['id']:40} stable {total:4d}  contradicted {bad:3d}  partials {len(rep.partials):3d}  "
-              f"final {'CER' if ref['lang'] == 'zh' else 'WER'} {out[ref['id']]['final_error_rate']:.3f}")
+              f"final {'CER' if ref['lang'] == 'zh' else 'WER'} {out[ref['id']]['final_error_rate']:.3f}  "
+              f"word→stable p50 {pct(lat, 50):.2f} p95 {pct(lat, 95):.2f} s")
     tot = int(sum(v["stable_words"] for v in out.values()))
     n_bad = int(sum(v["contradicted"] for v in out.values()))
-    print(f"all clips: {n_bad}/{tot} stable words contradicted ({n_bad / max(tot, 1):.1%})")
+    print(f"all clips: {n_bad}/{tot} stable words contradicted ({n_bad / max(tot, 1):.1%}); word end → stable "
+          f"p50 {pct(all_lat, 50):.2f} s, p95 {pct(all_lat, 95):.2f} s")
+    out["all"] = {"stable_words": tot, "contradicted": n_bad, "word_to_stable_p50_s": round(pct(all_lat, 50), 2),
+                  "word_to_stable_p95_s": round(pct(all_lat, 95), 2)}
     return out
 
 
@@ -248,10 +291,12 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--seconds", type=float, default=None)
     c.add_argument("--schedules", default="1.0:1.0,1.0:1.5,1.5:1.0,1.5:1.5",
                    help="partial schedules to replay, interval:first (seconds of audio)")
+    c.add_argument("--bundled", action="store_true", help="the µ-law copy in pipeline/samples (the live bench's)")
     c.add_argument("--trace", default="", help="print every partial and the final of these segment ids (comma-separated)")
     k = sub.add_parser("clips")
     k.add_argument("names", nargs="*")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--lookback", type=int, default=0, help="override ASR partial_lookback (1: plain LA-2)")
     args = p.parse_args(argv)
     result = cmd_call(args) if args.cmd == "call" else cmd_clips(args)
     path = args.json or RESULTS / f"stability-{args.cmd}.json"

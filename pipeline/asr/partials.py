@@ -90,7 +90,8 @@ class PartialDecoder:
     def audio_start(self, utt: Utterance) -> int:
         """First sample of the next partial decode (LocalAgreement trims confirmed sentences)."""
         if self._agreement is None:
-            self._agreement = LocalAgreement(utt.start / SR, self.config.partial_max_buffer_s)
+            cfg = self.config
+            self._agreement = LocalAgreement(utt.start / SR, cfg.partial_max_buffer_s, lookback=cfg.partial_lookback)
         return max(int(self._agreement.buffer_start * SR), utt.start)
 
     def handed_out(self, end: int, now: float) -> None:
