@@ -131,25 +131,33 @@ def phrase_latencies(rep: Replay, phrases: dict[str, list[list[str]]]) -> list[d
 
 
 def contradicted(rep: Replay, examples: list[str] | None = None) -> tuple[int, int]:
-    """(stable words of each utterance's last partial, how many of them the final does not have).
+    """(stable words of each utterance's last partial, how many of them its final does not have).
 
-    ``examples`` collects each disagreement as "stable words -> final words"."""
+    Stable words past the end of a split utterance's audio are checked against the next final
+    of the channel (they went on in the next utterance).  ``examples`` collects each
+    disagreement as "stable words -> final words"."""
     last: dict[str, SegmentOut] = {}
     for _, seg in rep.partials:
         last[seg.segment_id] = seg
-    finals = {seg.segment_id: seg for _, seg in rep.finals}
+    finals = sorted((seg for _, seg in rep.finals), key=lambda f: (f.channel, f.start))
+    nxt = {a.segment_id: b for a, b in zip(finals, finals[1:], strict=False) if a.channel == b.channel}
+    by_id = {f.segment_id: f for f in finals}
     total = bad = 0
     for sid, part in last.items():
-        skeys = [k for k in (word_key(w.text) for w in stable_words(part)) if k]
-        fin = finals.get(sid)
-        fkeys = [k for k in (word_key(w.text) for w in fin.words) if k] if fin else []
-        ops = difflib.SequenceMatcher(None, skeys, fkeys, autojunk=False).get_opcodes()
-        total += len(skeys)
-        for op, i1, i2, j1, j2 in ops:
-            if op in ("replace", "delete"):
-                bad += i2 - i1
-                if examples is not None:
-                    examples.append(f"{' '.join(skeys[i1:i2])} -> {' '.join(fkeys[j1:j2]) or '(nothing)'}")
+        fin = by_id.get(sid)
+        words = [w for w in stable_words(part) if word_key(w.text)]
+        cut = fin.end if fin is not None and sid in nxt else float("inf")
+        groups = [([w for w in words if (w.start + w.end) / 2 <= cut], fin),
+                  ([w for w in words if (w.start + w.end) / 2 > cut], nxt.get(sid))]
+        for ws, f in groups:
+            skeys = [word_key(w.text) for w in ws]
+            fkeys = [k for k in (word_key(w.text) for w in f.words) if k] if f is not None else []
+            total += len(skeys)
+            for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, skeys, fkeys, autojunk=False).get_opcodes():
+                if op in ("replace", "delete"):
+                    bad += i2 - i1
+                    if examples is not None:
+                        examples.append(f"{' '.join(skeys[i1:i2])} -> {' '.join(fkeys[j1:j2]) or '(nothing)'}")
     return total, bad
 
 
