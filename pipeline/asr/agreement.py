@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from models.whisper.decoding import Word
 
+CARRY_MARGIN_S = 0.2  # a word carried over a forced split starts at least this long after the cut
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
 
 
@@ -93,10 +94,12 @@ class LocalAgreement:
 
         Words already stable after the cut stay stable (a word shown as committed is never
         taken back while the speaker goes on); the hypotheses after the cut carry on too, so the
-        next decode can confirm them.  A word belongs to the part its middle falls in."""
+        next decode can confirm them.  Only words that start clearly after the cut are carried:
+        word timings are often 0.1-0.3 s off, and a word the previous utterance's final may
+        still hold must not be stable in this one (the next decodes settle it)."""
 
         def after(ws: list[Word]) -> list[Word]:
-            return [w for w in ws if (w.start + w.end) / 2 >= cut]
+            return [w for w in ws if w.start >= cut + CARRY_MARGIN_S]
 
         nxt = LocalAgreement(cut, self.max_buffer_s, lookback=self.lookback)
         nxt.committed = after(self.stable_words())

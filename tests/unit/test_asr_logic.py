@@ -129,8 +129,8 @@ def test_a_forced_split_keeps_the_words_stable_after_the_cut():
     la = LocalAgreement(0.0)
     la.update(words("one", "two", "three", "four"), 2.0)
     la.update(words("one", "two", "three", "four", "five"), 2.5)
-    nxt = la.carry_over(0.9)  # "three" spans 0.8-1.1: its middle is after the cut
-    assert nxt.buffer_start == 0.9
+    nxt = la.carry_over(0.55)  # "two" (0.4-0.7) straddles the cut; "three" starts 0.25 s after it
+    assert nxt.buffer_start == 0.55
     assert [w.text.strip() for w in nxt.committed] == ["three", "four"]
     assert [w.text.strip() for w in nxt.previous] == ["five"]
     stable, tent = nxt.update(words("three", "four", "five", "six", t0=0.8), 3.0)
