@@ -33,9 +33,9 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else float("nan")
 
 
-def load_call(seconds: float | None = None, call_id: str = "auto_repairs_40") -> AudioFile:
-    a, rate = sf.read(str(CALL / "auto_repairs_40_agent.wav"), dtype="float32")
-    c, _ = sf.read(str(CALL / "auto_repairs_40_caller.wav"), dtype="float32")
+def load_call(seconds: float | None = None, call_id: str = "auto_repairs_40", folder: Path = CALL) -> AudioFile:
+    a, rate = sf.read(str(folder / "auto_repairs_40_agent.wav"), dtype="float32")
+    c, _ = sf.read(str(folder / "auto_repairs_40_caller.wav"), dtype="float32")
     if seconds:
         a, c = a[: int(seconds * rate)], c[: int(seconds * rate)]
     return AudioFile(call_id, int(rate), {"agent": a, "customer": c})

@@ -6,6 +6,13 @@ and on everything before it (LocalAgreement-2, Macháček et al. 2023, "Turning 
 into Real-Time Transcription System").  Stable words never change in later partials of
 the same utterance; the rest is shown as a tentative tail.
 
+With ``lookback=2`` (the default) the new hypothesis is compared with each of the two
+before it, and the longer agreement counts: still two hypotheses that agree, but one
+word that flips in a single hypothesis ("crazy noises" / "craving noises" / "crazy
+noises") no longer holds back everything after it under the prefix rule for two more
+decodes (docs/asr.md, "Partial stability": measured in audio time with
+``python -m bench.stability``).  ``lookback=1`` is the plain LocalAgreement-2.
+
 The re-decoded buffer is trimmed at committed sentence ends: once a stable word ends a
 sentence, later partial decodes start after it and the stable sentence is kept as text.
 That keeps partial decodes short however long someone talks.
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 
 from models.whisper.decoding import Word
 
+CARRY_MARGIN_S = 0.2  # a word carried over a forced split starts at least this long after the cut
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
 
 
@@ -46,6 +54,8 @@ class LocalAgreement:
     stable_text_words: list[Word] = field(default_factory=list)  # trimmed out of the buffer
     committed: list[Word] = field(default_factory=list)  # stable, still inside the buffer
     previous: list[Word] = field(default_factory=list)  # last hypothesis after the committed words
+    lookback: int = 2  # how many earlier hypotheses a new one is compared with (1: plain LA-2)
+    older: list[list[Word]] = field(default_factory=list)  # the ones before `previous`, newest first
 
     def stable_words(self) -> list[Word]:
         return [*self.stable_text_words, *self.committed]
@@ -66,15 +76,36 @@ class LocalAgreement:
                 if tail[-n:] == keys[:n]:
                     hyp = hyp[n:]
                     break
-        agreed = 0
-        for a, b in zip(self.previous, hyp, strict=False):
-            if word_key(a.text) != word_key(b.text) or not word_key(b.text):
-                break
-            agreed += 1
+        earlier = [self.previous, *self.older][: max(1, self.lookback)]
+        agreements = [_agreed_prefix(h, hyp) for h in earlier]
+        agreed = max(agreements)
         self.committed.extend(hyp[:agreed])
+        # Keep the earlier hypotheses that agree with what was just committed, cut after it
+        # (one that disagrees inside the committed words cannot be aligned any more).
+        self.older = [h[agreed:] for h, n in zip(earlier, agreements, strict=True) if n >= agreed][
+            : max(0, self.lookback - 1)
+        ]
         self.previous = hyp[agreed:]
         self._trim(decoded_until)
         return self.stable_words(), list(self.previous)
+
+    def carry_over(self, cut: float) -> LocalAgreement:
+        """The agreement for the utterance that goes on after a forced split at call time ``cut``.
+
+        Words already stable after the cut stay stable (a word shown as committed is never
+        taken back while the speaker goes on); the hypotheses after the cut carry on too, so the
+        next decode can confirm them.  Only words that start clearly after the cut are carried:
+        word timings are often 0.1-0.3 s off, and a word the previous utterance's final may
+        still hold must not be stable in this one (the next decodes settle it)."""
+
+        def after(ws: list[Word]) -> list[Word]:
+            return [w for w in ws if w.start >= cut + CARRY_MARGIN_S]
+
+        nxt = LocalAgreement(cut, self.max_buffer_s, lookback=self.lookback)
+        nxt.committed = after(self.stable_words())
+        nxt.previous = after(self.previous)
+        nxt.older = [after(h) for h in self.older]
+        return nxt
 
     def _trim(self, decoded_until: float) -> None:
         cut = None
@@ -91,3 +122,14 @@ class LocalAgreement:
         if not self.committed:
             # the tentative words were decoded with the old buffer start: start over after the cut
             self.previous = [w for w in self.previous if w.start >= self.buffer_start]
+            self.older = [[w for w in h if w.start >= self.buffer_start] for h in self.older]
+
+
+def _agreed_prefix(earlier: list[Word], hyp: list[Word]) -> int:
+    """How many leading words of ``hyp`` the earlier hypothesis has too (by word key)."""
+    n = 0
+    for a, b in zip(earlier, hyp, strict=False):
+        if word_key(a.text) != word_key(b.text) or not word_key(b.text):
+            break
+        n += 1
+    return n

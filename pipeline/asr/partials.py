@@ -54,6 +54,15 @@ class PartialDecoder:
         revision stays: the final of the closed utterance is numbered after it."""
         self._agreement = None
 
+    def carry_over(self, cut: int) -> LocalAgreement | None:
+        """Before a forced split at sample ``cut``: the agreement state of what follows the cut
+        (hand it to :meth:`resume_with` once the next utterance is open)."""
+        return self._agreement.carry_over(cut / SR) if self._agreement is not None else None
+
+    def resume_with(self, agreement: LocalAgreement | None) -> None:
+        """The utterance after a forced split keeps the words already stable after the cut."""
+        self._agreement = agreement
+
     @property
     def active(self) -> bool:
         """A partial decode of the current open utterance is under way or has been applied."""
@@ -81,7 +90,8 @@ class PartialDecoder:
     def audio_start(self, utt: Utterance) -> int:
         """First sample of the next partial decode (LocalAgreement trims confirmed sentences)."""
         if self._agreement is None:
-            self._agreement = LocalAgreement(utt.start / SR, self.config.partial_max_buffer_s)
+            cfg = self.config
+            self._agreement = LocalAgreement(utt.start / SR, cfg.partial_max_buffer_s, lookback=cfg.partial_lookback)
         return max(int(self._agreement.buffer_start * SR), utt.start)
 
     def handed_out(self, end: int, now: float) -> None:

@@ -62,6 +62,10 @@ class AsrSettings(CommonSettings):
         True, description="Emit partial transcripts (decoded only when the worker is idle)."
     )
     asr_partial_interval_s: float = 1.0
+    asr_partial_lookback: int = Field(
+        2, ge=1, le=4, description="LocalAgreement: earlier hypotheses a new partial is compared with (1 = plain "
+        "LocalAgreement-2; 2 = a word flipped in one hypothesis does not hold back the rest, docs/asr.md).",
+    )
     asr_early_finals: bool = Field(
         False,
         description="Finalise a sentence once LocalAgreement-2 confirmed it, before the turn ends: lower final "
@@ -204,6 +208,7 @@ class AsrSettings(CommonSettings):
                 min_speech_ms=self.asr_min_speech_ms,
                 partials=self.asr_partials if partials is None else partials,
                 partial_interval_s=self.asr_partial_interval_s,
+                partial_lookback=self.asr_partial_lookback,
                 early_finals=self.asr_early_finals,
             ),
             language=LanguagePolicy(

@@ -204,6 +204,7 @@ class ChannelStream:
         cut = j * WINDOW + WINDOW // 2
         after = np.array(self.probs.between(j + 1, self.probs.last), np.float32)
         run_onset = self.open.run_onset
+        carried = self.partials.carry_over(cut)  # words stable after the cut stay stable after it
         self._close(cut, forced=True)
         self.open = Utterance(
             start=cut,
@@ -211,6 +212,7 @@ class ChannelStream:
             windows=len(after),
             run_onset=run_onset,
         )
+        self.partials.resume_with(carried)
         self._quiet_run = 0
 
     def _close(self, end: int, forced: bool) -> None:

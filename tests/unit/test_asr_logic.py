@@ -82,6 +82,61 @@ def test_local_agreement_trims_the_buffer_at_a_committed_sentence_end():
     assert "".join(w.text for w in stable).strip().startswith("Hello. My name")
 
 
+def test_one_flipped_word_does_not_hold_back_the_words_after_it():
+    # H1 and H3 agree; H2 flipped the first word.  Plain LA-2 (lookback 1) must wait for H4.
+    hyps = [("crazy", "noises", "yet"), ("craving", "noises", "yet", "so"), ("crazy", "noises", "yet", "so", "I'm")]
+    plain, two = LocalAgreement(0.0, lookback=1), LocalAgreement(0.0)
+    for i, h in enumerate(hyps):
+        a, _ = plain.update(words(*h), 1.2 + i)
+        b, _ = two.update(words(*h), 1.2 + i)
+    assert a == [] and [w.text.strip() for w in b] == ["crazy", "noises", "yet"]
+    # committed words never change, and the next agreement continues after them
+    b, tent = two.update(words("crazy", "noises", "yet", "so", "I'm", "not"), 4.2)
+    assert [w.text.strip() for w in b] == ["crazy", "noises", "yet", "so", "I'm"]
+    assert [w.text.strip() for w in tent] == ["not"]
+
+
+def test_an_older_hypothesis_that_disagrees_with_the_committed_words_is_dropped():
+    la = LocalAgreement(0.0)
+    la.update(words("a", "b", "c"), 1.0)
+    la.update(words("x", "y", "z"), 2.0)
+    stable, _ = la.update(words("x", "y", "w"), 3.0)  # agrees with H2 on "x y"
+    assert [w.text.strip() for w in stable] == ["x", "y"]
+    # H1 ("a b c") cannot be aligned after "x y": only H2's rest is kept as the older hypothesis
+    assert [[w.text.strip() for w in h] for h in la.older] == [["z"]]
+    stable, _ = la.update(words("x", "y", "c"), 4.0)  # "c" only agreed with the dropped H1
+    assert [w.text.strip() for w in stable] == ["x", "y"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_stable_words_are_never_rewritten(seed):
+    rng = np.random.default_rng(seed)
+    vocab = ["a", "b", "c", "d."]
+    la = LocalAgreement(0.0, max_buffer_s=3.0)
+    seen: list[tuple[float, str]] = []
+    t = 0.0
+    for step in range(30):
+        t += 0.5
+        n = int(t / 0.4)
+        first = int(la.buffer_start / 0.4 + 0.99)
+        hyp = [vocab[int(rng.integers(0, 2 if rng.random() < 0.8 else 4))] for _ in range(first, n)]
+        got = [(w.start, w.text) for w in la.update(words(*hyp, t0=0.4 * first), t)[0]]
+        assert got[: len(seen)] == seen, f"step {step}: stable words rewritten"
+        seen = got
+
+
+def test_a_forced_split_keeps_the_words_stable_after_the_cut():
+    la = LocalAgreement(0.0)
+    la.update(words("one", "two", "three", "four"), 2.0)
+    la.update(words("one", "two", "three", "four", "five"), 2.5)
+    nxt = la.carry_over(0.55)  # "two" (0.4-0.7) straddles the cut; "three" starts 0.25 s after it
+    assert nxt.buffer_start == 0.55
+    assert [w.text.strip() for w in nxt.committed] == ["three", "four"]
+    assert [w.text.strip() for w in nxt.previous] == ["five"]
+    stable, tent = nxt.update(words("three", "four", "five", "six", t0=0.8), 3.0)
+    assert [w.text.strip() for w in stable] == ["three", "four", "five"] and [w.text.strip() for w in tent] == ["six"]
+
+
 # -- scheduler ---------------------------------------------------------------------------
 CFG = StreamConfig(
     endpoint=EndpointConfig(threshold=0.5, neg_threshold=0.2, min_silence_ms=500, speech_pad_ms=200)

@@ -246,3 +246,27 @@ def test_a_replayed_turn_continues_after_what_was_already_final():
     got = run(resumed, audio)
     assert len(got) == 1 and got[0].start == pytest.approx(1.5)
     assert got[0].segment_id == "c1:agent:1500"
+
+
+def test_words_stable_after_a_forced_split_stay_stable_in_the_next_utterance():
+    cfg = dataclasses.replace(CFG, max_utterance_s=4.0, split_lookback_s=2.0)
+    s = ChannelStream("c1", "agent", EnergyVad(), cfg)
+    for chunk, pos in frames(np.concatenate([silence(0.3), tone(2.6), silence(0.15), tone(1.05)])):
+        s.push(chunk, pos)  # a dip at 2.9-3.05 s: where the split will cut
+    texts = [f"w{i}" for i in range(9)]  # 0.4 s apart from 0.5 s: up to 4.0 s
+    _partial(s, texts[:8], t0=0.5)
+    s.partials.allow_now()
+    (first,) = _partial(s, texts, t0=0.5)
+    assert first.stable_len == len(" ".join(texts[:8]))
+    for chunk, pos in frames(tone(1.0), start=int(4.1 * SR)):  # the utterance passes 4 s: split
+        s.push(chunk, pos)
+    assert len(s.closed) == 1 and s.open is not None
+    cut = s.open.start / SR
+    assert 2.9 < cut < 3.1
+    finalize_all(s)
+    carried = [w.text.strip() for w in first.words[:8] if w.start >= cut + 0.2]
+    assert carried  # some stable words lie after the cut
+    s.partials.allow_now()
+    (nxt,) = _partial(s, ["zz"], t0=4.6)  # the new utterance's first decode disagrees with everything
+    assert nxt.segment_id != first.segment_id
+    assert nxt.text.startswith(" ".join(carried)) and nxt.stable_len == len(" ".join(carried))
