@@ -48,12 +48,14 @@ def _specs(specs: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def load(specs: list[str], feature_set: str, pooling: str, cache: Path, models: Path) -> list[Corpus]:
+def load(
+    specs: list[str], feature_set: str, pooling: str, cache: Path, models: Path, conditions: tuple[str, ...] = CONDITIONS
+) -> list[Corpus]:
     encoder = E.WhisperEncoder(models)
     corpora = []
     for name, path in _specs(specs):
         clips = discover(path)
-        cf = {c: corpus_embeddings(clips, c, cache, encoder).features(feature_set, pooling) for c in CONDITIONS}
+        cf = {c: corpus_embeddings(clips, c, cache, encoder).features(feature_set, pooling) for c in conditions}
         corpora.append(Corpus(name, cf))
     return corpora
 
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (cv, ca):
         p.add_argument("--corpus", action="append", required=True, help="NAME=DIR")
         p.add_argument("--cache", type=Path, default=CACHE)
+        p.add_argument("--condition", choices=CONDITIONS, action="append", help="only these (default: all)")
     cv.add_argument("--features", choices=FEATURE_SETS, default="whisper")
     cv.add_argument("--pooling", choices=E.POOLINGS, default="mean")
     cv.add_argument("--seed", type=int, default=0)
@@ -122,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(cost(args.seconds, args.models, args.threads), indent=1))
         return 0
     if args.cmd == "cache":
-        load(args.corpus, "whisper", "mean", args.cache, args.models)
+        load(args.corpus, "whisper", "mean", args.cache, args.models, tuple(args.condition or CONDITIONS))
         return 0
     if len(args.corpus) < 2:
         raise SystemExit("cross-corpus validation needs at least two --corpus")
-    rows = cross_corpus(load(args.corpus, args.features, args.pooling, args.cache, args.models), args.seed)
+    conditions = tuple(args.condition or CONDITIONS)
+    rows = cross_corpus(load(args.corpus, args.features, args.pooling, args.cache, args.models, conditions), args.seed)
     for r in rows:
         r["features"], r["pooling"] = args.features, args.pooling
     if args.json:
