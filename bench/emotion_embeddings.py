@@ -83,7 +83,7 @@ def _speech(seconds: float) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * E.SAMPLE_RATE)].astype(np.float32)
 
 
-def cost(seconds: float, models: Path, threads: int) -> dict[str, float]:
+def cost(seconds: float, models: Path, threads: int) -> dict[str, float | str]:
     """CPU ms per stream-second of the encoder on the live geometry (3 s window, 1 s hop), one thread."""
     enc = E.WhisperEncoder(models, threads=threads).load()
     y = _speech(seconds)
