@@ -2,6 +2,7 @@
 
     python -m bench.emotion_embeddings crossval --corpus ravdess=../shared/data/emotion/ravdess \\
         --corpus casia=../shared/data/emotion/casia --features whisper --pooling mean [--json FILE]
+    python -m bench.emotion_embeddings compare var/results/a.json var/results/b.json   # side by side
     python -m bench.emotion_embeddings cache --corpus casia=../shared/data/emotion/casia   # embeddings only
     OMP_NUM_THREADS=1 python -m bench.emotion_embeddings cost [--seconds 60]
 
@@ -106,6 +107,23 @@ def cost(seconds: float, models: Path, threads: int) -> dict[str, float | str]:
             "threads": threads, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"), "loadavg_1m": os.getloadavg()[0], "cores": os.cpu_count() or 0}  # fmt: skip
 
 
+def compare(paths: list[Path]) -> str:
+    """One markdown table of several ``crossval --json`` results: AUC / UAR per feature set side by side."""
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    names = [f"{r[0]['features']} ({r[0]['pooling']})" if r else p.stem for r, p in zip(runs, paths, strict=True)]
+    head = "| train → test | target | condition | opening | " + " | ".join(f"{n} AUC / UAR" for n in names) + " |"
+    lines = [head, "|" + "---|" * (4 + len(names))]
+    def key(r: dict) -> tuple:
+        return (r["train"], r["test"], r["target"], r["condition"], r["opening"])
+
+    by_key = [{key(r): r for r in run} for run in runs]
+    for r in runs[0]:
+        got = [b.get(key(r)) for b in by_key]
+        cells = [f"{g['auc']:.3f} / {g['uar']:.3f}" if g else "–" for g in got]
+        lines.append(f"| {r['train']} → {r['test']} | {r['target']} | {r['condition']} | {r['opening']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.emotion_embeddings", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -119,12 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--pooling", choices=E.POOLINGS, default="mean")
     cv.add_argument("--seed", type=int, default=0)
     cv.add_argument("--json", type=Path, default=None)
+    cmp_ = sub.add_parser("compare", help="one table of several crossval --json files")
+    cmp_.add_argument("json_files", nargs="+", type=Path)
     co = sub.add_parser("cost", help="CPU ms per stream-second of the encoder (3 s window, 1 s hop)")
     co.add_argument("--seconds", type=float, default=60.0)
     co.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", type=Path, default=Path("var/models"), help="where the ASR assembles Whisper base")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.cmd == "compare":
+        print(compare(args.json_files))
+        return 0
     if args.cmd == "cost":
         print(json.dumps(cost(args.seconds, args.models, args.threads), indent=1))
         return 0
