@@ -109,8 +109,10 @@ def cost(seconds: float, models: Path, threads: int) -> dict[str, float | str]:
 
 def compare(paths: list[Path]) -> str:
     """One markdown table of several ``crossval --json`` results: AUC / UAR per feature set side by side."""
-    runs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
-    names = [f"{r[0]['features']} ({r[0]['pooling']})" if r else p.stem for r, p in zip(runs, paths, strict=True)]
+    raw = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    # models/emotion/metrics.json (the shipped prosody table) holds its rows under "cross_corpus"
+    runs = [r["cross_corpus"] if isinstance(r, dict) else r for r in raw]
+    names = [f"{r[0].get('features', 'prosody')} ({r[0].get('pooling', 'shipped')})" for r in runs]
     head = "| train → test | target | condition | opening | " + " | ".join(f"{n} AUC / UAR" for n in names) + " |"
     lines = [head, "|" + "---|" * (4 + len(names))]
     def key(r: dict) -> tuple:
