@@ -67,3 +67,18 @@ def test_feature_sets_select_the_right_columns_and_rows():
     assert e.features("prosody", "mean").X.shape == (3, 51)
     with pytest.raises(ValueError):
         e.features("mfcc", "mean")
+
+
+def test_compare_puts_runs_side_by_side_and_marks_missing_rows(tmp_path):
+    import json
+
+    from bench.emotion_embeddings import compare
+
+    row = {"train": "a", "test": "b", "target": "arousal", "condition": "clean", "opening": "none", "auc": 0.9, "uar": 0.8}
+    other = dict(row, condition="telephone")
+    (tmp_path / "metrics.json").write_text(json.dumps({"cross_corpus": [row, other]}))
+    (tmp_path / "w.json").write_text(json.dumps([dict(row, auc=0.6, uar=0.5, features="whisper", pooling="mean")]))
+    out = compare([tmp_path / "metrics.json", tmp_path / "w.json"]).splitlines()
+    assert "prosody (shipped) AUC / UAR" in out[0] and "whisper (mean) AUC / UAR" in out[0]
+    assert out[2].endswith("| 0.900 / 0.800 | 0.600 / 0.500 |")
+    assert out[3].endswith("| 0.900 / 0.800 | – |")
