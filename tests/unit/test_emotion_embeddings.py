@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,7 @@ def test_voiced_mask_of_pure_silence_keeps_everything_and_pads_short_audio():
 
 
 def _emb() -> CorpusEmbeddings:
-    clips = [Clip(path=__import__("pathlib").Path(f"c{i}.wav"), label="angry", speaker="s") for i in range(2)]
+    clips = [Clip(path=Path(f"c{i}.wav"), label="angry", speaker="s") for i in range(2)]
     hand = np.ones((3, 51), np.float32)
     window = np.hstack([np.full((3, 4), 2.0), np.full((3, 4), 3.0)]).astype(np.float32)
     return CorpusEmbeddings(hand, window, np.array([0, 0, 1]), window[:2], np.array([0, 1]), clips, "clean")
