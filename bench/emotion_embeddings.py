@@ -36,7 +36,7 @@ from models.emotion import features as F
 from models.emotion.training import embeddings as E
 from models.emotion.training.corpus import CONDITIONS
 from models.emotion.training.crosscorpus import Corpus, cross_corpus
-from models.emotion.training.crossval import table
+from models.emotion.training.crossval import report
 from models.emotion.training.dataset import discover
 from models.emotion.training.embedding_corpus import FEATURE_SETS, corpus_embeddings
 
@@ -162,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = cross_corpus(load(args.corpus, args.features, args.pooling, args.cache, args.models, conditions), args.seed)
     for r in rows:
         r["features"], r["pooling"] = args.features, args.pooling
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    print(table(rows))
+    report(rows, args.json)
     return 0
 
 

@@ -57,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.corpus) < 2:
         raise SystemExit("cross-corpus validation needs at least two --corpus")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    rows = cross_corpus(load_corpora(args.corpus, args.cache), args.seed)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    print(table(rows))
+    report(cross_corpus(load_corpora(args.corpus, args.cache), args.seed), args.json)
     return 0
+
+
+def report(rows: list[dict[str, Any]], json_path: Path | None) -> None:
+    """Print the rows as the model card's table, and write them as JSON when asked."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print(table(rows))
 
 
 if __name__ == "__main__":
